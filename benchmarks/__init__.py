@@ -1,0 +1,4 @@
+"""Latency and quality measurement, device profiles and reports.
+
+Uses ``runtime``, never TensorFlow.
+"""

@@ -1,0 +1,1 @@
+"""Pruning, quantization-aware training, TFLite conversion, Edge TPU readiness and validation."""

@@ -1,0 +1,41 @@
+"""Pieces shared by the command modules: the error-handling group and small option helpers."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+import typer.core
+
+from runtime.errors import EdgeDeblurError
+
+
+def fail(err: EdgeDeblurError) -> None:
+    """Print a user error as one line on stderr and exit with its code (2)."""
+    msg = " ".join(str(err).split())
+    typer.echo(f"edge-deblur: error: {msg}", err=True)
+    sys.stdout.flush()
+    raise SystemExit(err.exit_code)
+
+
+class ErrorHandlingGroup(typer.core.TyperGroup):
+    """A Typer group that turns :class:`EdgeDeblurError` into a one-line message and exit code 2."""
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except EdgeDeblurError as err:
+            fail(err)
+
+
+def parse_size(text: str, name: str = "--input-size") -> tuple[int, int]:
+    """Parse ``HxW`` (e.g. ``256x256``) into ``(H, W)``."""
+    from runtime.errors import InputError, expected
+
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(expected(name, "HxW such as 256x256", text)) from None
+    if h <= 0 or w <= 0:
+        raise InputError(expected(name, "positive sizes HxW", text))
+    return h, w

@@ -1,0 +1,140 @@
+"""Safe file output and image reading shared by every package.
+
+Every file the tool writes goes through :func:`atomic_write` (temp file in the same folder, then
+``os.replace``) so that a crash, a full disk or Ctrl-C never leaves a half-written output, and
+:func:`check_output` refuses to overwrite an existing output unless ``force`` is set.
+
+Images inside edge-deblur are RGB ``uint8`` arrays of shape ``(H, W, 3)``; :func:`read_image`
+converts grayscale, RGBA and 16-bit files to that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from runtime.errors import InputError, OutputExistsError, expected
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+def check_output(path: str | os.PathLike, force: bool = False) -> Path:
+    """Return ``path`` as a Path after checking it may be written.
+
+    Raises OutputExistsError if it exists and ``force`` is false, InputError if its folder cannot
+    be created or written.
+    """
+    p = Path(path)
+    if p.exists() and not force:
+        raise OutputExistsError(f"output {str(p)!r} already exists; pass --force to overwrite it")
+    parent = p.parent if str(p.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(
+            f"output {str(p)!r}: cannot create folder {str(parent)!r} ({e.strerror})"
+        ) from e
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"output {str(p)!r}: folder {str(parent)!r} is not writable")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+
+    The temp file keeps the final suffix (so encoders that look at the extension still work). On
+    any exception the temp file is removed and ``path`` is untouched.
+    """
+    final = check_output(path, force=force)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent or "."
+    )
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        if not tmp_path.exists() or tmp_path.stat().st_size == 0:
+            raise OSError(f"nothing was written to {str(final)!r}")
+        os.replace(tmp_path, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str, force: bool = False) -> Path:
+    """Write ``data`` to ``path`` atomically. Returns the final path."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    with atomic_path(path, force=force) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+    return Path(path)
+
+
+def to_rgb8(img: np.ndarray, name: str = "image", bgr: bool = True) -> np.ndarray:
+    """Convert a decoded frame (gray, BGR, BGRA; uint8 or uint16 or float) to RGB uint8 HxWx3."""
+    import cv2
+
+    if img is None or not isinstance(img, np.ndarray) or img.size == 0:
+        raise InputError(expected(name, "a non-empty image array", type(img).__name__))
+    a = img
+    if a.dtype == np.uint16:
+        a = (a.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    elif a.dtype in (np.float32, np.float64):
+        a = (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    elif a.dtype != np.uint8:
+        raise InputError(expected(name, "8-bit, 16-bit or float pixels", str(a.dtype)))
+    if a.ndim == 2:
+        return cv2.cvtColor(a, cv2.COLOR_GRAY2RGB)
+    if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
+        raise InputError(expected(name, "an HxW, HxWx3 or HxWx4 image", a.shape))
+    if a.shape[2] == 1:
+        return cv2.cvtColor(a[:, :, 0], cv2.COLOR_GRAY2RGB)
+    if a.shape[2] == 4:
+        return cv2.cvtColor(a, cv2.COLOR_BGRA2RGB if bgr else cv2.COLOR_RGBA2RGB)
+    return cv2.cvtColor(a, cv2.COLOR_BGR2RGB) if bgr else np.ascontiguousarray(a)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as RGB uint8 (H, W, 3). Raises InputError naming the file."""
+    import cv2
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"image {str(p)!r} does not exist or is not a file")
+    buf = np.fromfile(str(p), dtype=np.uint8)
+    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
+    if img is None:
+        raise InputError(
+            f"image {str(p)!r}: expected a readable image ({', '.join(IMAGE_SUFFIXES)}), "
+            "could not decode it"
+        )
+    return to_rgb8(img, name=f"image {str(p)!r}")
+
+
+def write_image(path: str | os.PathLike, rgb: np.ndarray, force: bool = False) -> Path:
+    """Write an RGB uint8 image atomically; the format follows the suffix."""
+    import cv2
+
+    p = Path(path)
+    suffix = p.suffix.lower() or ".png"
+    ok, enc = cv2.imencode(suffix, cv2.cvtColor(to_rgb8(rgb, bgr=False), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise InputError(expected(f"output {str(p)!r}", "an image suffix OpenCV can write", suffix))
+    return atomic_write(p, enc.tobytes(), force=force)
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files directly in ``folder``, sorted by name (non-images are ignored)."""
+    f = Path(folder)
+    if not f.is_dir():
+        raise InputError(f"folder {str(f)!r} does not exist or is not a folder")
+    return sorted(p for p in f.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
