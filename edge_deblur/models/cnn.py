@@ -1,0 +1,110 @@
+"""``cnn``: the edge-first residual encoder-decoder generator.
+
+Design, and why:
+
+* Only layers that become int8 TFLite builtins the Edge TPU maps: Conv2D, DepthwiseConv2D,
+  ReLU, Add, UpSampling2D(nearest). No Conv2DTranspose (tfmot's pruning-preserving QAT rejects
+  it), no normalisation, no Lambda or custom layers.
+* Down-sampling by stride-2 3x3 convolutions (2 or 3 levels); the cheap work happens at low
+  resolution in depthwise-separable residual blocks. Up-sampling is a 1x1 projection at the low
+  resolution followed by nearest up-sampling (the same result as up-sampling first, at a quarter
+  of the cost) and an Add with the encoder's skip at that level, then a depthwise-separable block
+  to smooth the nearest-neighbour blocks.
+* Global residual: the net predicts a correction that is added to the input image, then the sum
+  is bounded to [0, 1] by ``ReLU(max_value=1)``, which the TF 2.21 converter turns into int8
+  RELU + MINIMUM, both known to the 2021 Edge TPU compiler (not RELU_0_TO_1, which it does not
+  know; the conversion test lists the ops and fails if that changes).
+* He-normal initialisation for every convolution followed by a ReLU; the final projection starts
+  near zero (not exactly zero, so that every layer gets a gradient from the first step) so that a
+  fresh model is the identity and training only has to learn the correction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from edge_deblur._keras import keras
+
+# Variance scale of the final projection's init: weights ~ N(0, 1e-6 / fan_in), so a fresh
+# correction is ~1e-3 x the feature RMS (under one 8-bit level) yet every layer gets a gradient.
+FINAL_INIT_SCALE = 1e-6
+
+
+def _conv(x, filters: int, kernel: int = 3, stride: int = 1, relu: bool = True, name: str = ""):
+    x = keras.layers.Conv2D(
+        filters,
+        kernel,
+        strides=stride,
+        padding="same",
+        kernel_initializer="he_normal",
+        name=f"{name}_conv",
+    )(x)
+    return keras.layers.ReLU(name=f"{name}_relu")(x) if relu else x
+
+
+def _ds_block(x, name: str):
+    """Depthwise-separable residual block: x + relu(pw(relu(dw3x3(x))))."""
+    ch = x.shape[-1]
+    y = keras.layers.DepthwiseConv2D(
+        3, padding="same", depthwise_initializer="he_normal", name=f"{name}_dw"
+    )(x)
+    y = keras.layers.ReLU(name=f"{name}_dw_relu")(y)
+    y = keras.layers.Conv2D(ch, 1, kernel_initializer="he_normal", name=f"{name}_pw")(y)
+    y = keras.layers.ReLU(name=f"{name}_pw_relu")(y)
+    return keras.layers.Add(name=f"{name}_add")([x, y])
+
+
+def _bounded_sum(image, correction):
+    """``clip(image + correction, 0, 1)`` as ADD then ``ReLU(max_value=1)``.
+
+    With TF 2.21 the clipped ReLU converts to int8 RELU + MINIMUM (checked by the conversion test),
+    both known to the 2021 Edge TPU compiler; it does not become RELU_0_TO_1.
+    """
+    total = keras.layers.Add(name="residual_add")([image, correction])
+    return keras.layers.ReLU(max_value=1.0, name="bound")(total)
+
+
+def build_cnn(
+    widths: Sequence[int] = (16, 32, 64),
+    blocks: Sequence[int] = (1, 1, 2),
+    name: str = "cnn",
+) -> keras.Model:
+    """Build the generator.
+
+    ``widths[i]`` is the channel count at level ``i`` (level 0 is full resolution, each further
+    level halves the resolution: 2 or 3 down-sampling levels), ``blocks[i]`` the number of
+    depthwise-separable residual blocks there (in the encoder; the decoder adds one per level
+    above the bottom). The model is fully convolutional: H and W must be multiples of
+    ``2 ** (len(widths) - 1)``.
+    """
+    widths, blocks = tuple(int(w) for w in widths), tuple(int(b) for b in blocks)
+    if len(widths) not in (3, 4) or len(blocks) != len(widths):
+        raise ValueError(f"widths/blocks: expected 3 or 4 levels each, got {widths}, {blocks}")
+    if min(widths) < 1 or min(blocks) < 0:
+        raise ValueError(f"widths must be >= 1 and blocks >= 0, got {widths}, {blocks}")
+    levels = len(widths) - 1
+    inp = keras.Input(shape=(None, None, 3), name="image")
+    x = _conv(inp, widths[0], name="head")
+    skips = []
+    for lv in range(levels + 1):
+        if lv > 0:
+            x = _conv(x, widths[lv], stride=2, name=f"down{lv}")
+        for b in range(blocks[lv]):
+            x = _ds_block(x, name=f"enc{lv}_{b}")
+        skips.append(x)
+    for lv in range(levels, 0, -1):
+        x = _conv(x, widths[lv - 1], kernel=1, name=f"up{lv}_proj")
+        x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"up{lv}")(x)
+        x = keras.layers.Add(name=f"skip{lv - 1}")([x, skips[lv - 1]])
+        x = _ds_block(x, name=f"dec{lv - 1}")
+    correction = keras.layers.Conv2D(
+        3,
+        3,
+        padding="same",
+        kernel_initializer=keras.initializers.VarianceScaling(
+            FINAL_INIT_SCALE, mode="fan_in", distribution="truncated_normal"
+        ),
+        name="correction",
+    )(x)
+    out = _bounded_sum(inp, correction)
+    return keras.Model(inp, out, name=name)
