@@ -1,0 +1,401 @@
+"""Orchestration of one benchmark: returns a :class:`~benchmarks.report.Report`, never prints.
+
+Order of work (each step reports to an optional ``on_step`` callback so the CLI can show a
+progress bar; :func:`count_steps` gives the total up front):
+
+1. the reference int8 net at each thread count (the machine's limit);
+2. per model: describe it (size, variant, MACs), then per frame size its quality on the pairs
+   (outputs do not depend on threads) and per thread count its latency;
+3. the classical baselines on the same pairs, sizes and thread counts;
+4. projections for each device profile from the host figures.
+
+A model that fails to load or run gets a :class:`~benchmarks.report.Failure` row and the others
+still run; when nothing at all could be measured :func:`run_bench` raises the first error.
+"""
+
+from __future__ import annotations
+
+import platform
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+
+from benchmarks import _model
+from benchmarks.baselines import BASELINES
+from benchmarks.latency import peak_rss_mb, reset_peak_rss, time_callable
+from benchmarks.projection import DeviceProfile, HostFigures, load_profiles, project
+from benchmarks.quality import Pair, load_pairs, score
+from benchmarks.reference import measure_reference
+from benchmarks.report import (
+    HOST_LABEL,
+    SCHEMA_VERSION,
+    Failure,
+    HostInfo,
+    Measurement,
+    Projection,
+    Quality,
+    Reference,
+    Report,
+)
+from runtime.errors import EdgeDeblurError, InputError, expected
+
+DEVICES = ("cpu", "edgetpu")
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What to measure. ``sizes`` are (width, height) frame sizes."""
+
+    models: tuple[str, ...]
+    sizes: tuple[tuple[int, int], ...] = ((640, 480), (1280, 720))
+    threads: tuple[int, ...] = (1, 2, 4)
+    device: str = "cpu"
+    device_name: str | None = None
+    profiles: tuple[str, ...] = ("rpi4", "rpi5", "coral-usb", "coral-devboard")
+    pairs: str | None = None
+    max_pairs: int | None = 8
+    min_time_s: float = 1.0
+    min_runs: int = 5
+    warmup: int = 2
+    baselines: bool = True
+    reference: bool = True
+    quality_threads: int | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.models and not self.baselines:
+            raise InputError(expected("MODEL", "at least one model", "none"))
+        if self.device not in DEVICES:
+            raise InputError(expected("--device", " or ".join(DEVICES), self.device))
+        if not self.sizes or any(w <= 0 or h <= 0 for w, h in self.sizes):
+            raise InputError(expected("--sizes", "positive WxH sizes", self.sizes))
+        if not self.threads or any(t < 1 for t in self.threads):
+            raise InputError(expected("--threads", "thread counts >= 1", self.threads))
+        if self.min_time_s < 0:
+            raise InputError(expected("--min-time", "a time >= 0 s", self.min_time_s))
+        if self.max_pairs is not None and self.max_pairs < 1:
+            raise InputError(expected("--max-pairs", "a count >= 1", self.max_pairs))
+
+    @property
+    def label(self) -> str:
+        """The label of every measured figure of this run."""
+        return f"measured on {self.device_name}" if self.device_name else HOST_LABEL
+
+
+def size_name(size: tuple[int, int]) -> str:
+    """``(640, 480)`` -> ``'640x480'`` (width x height, as video sizes are written)."""
+    return f"{size[0]}x{size[1]}"
+
+
+def count_steps(s: BenchSettings) -> int:
+    """How many ``on_step`` calls :func:`run_bench` makes for these settings."""
+    n_rows = len(s.sizes) * (len(s.threads) + (1 if s.pairs else 0))
+    n = len(s.threads) if s.reference else 0
+    n += len(s.models) * (1 + n_rows)
+    n += len(BASELINES) * n_rows if s.baselines else 0
+    return n + 1  # projections
+
+
+def host_info(label: str) -> HostInfo:
+    """Describe this machine (CPU model from /proc/cpuinfo where there is one)."""
+    import os
+
+    proc = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith(("model name", "hardware", "model\t")):
+                    proc = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        from importlib.metadata import version
+
+        litert = version("ai-edge-litert")
+    except Exception:
+        litert = "unknown"
+    return HostInfo(
+        label=label,
+        hostname=socket.gethostname(),
+        machine=platform.machine(),
+        processor=proc,
+        cpu_count=os.cpu_count() or 0,
+        os=f"{platform.system()} {platform.release()}",
+        python=sys.version.split()[0],
+        litert=litert,
+        numpy=np.__version__,
+    )
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())[:300] or type(err).__name__
+
+
+def _synthetic_frame(size: tuple[int, int]) -> np.ndarray:
+    """A deterministic textured frame (int8 kernels do not care about content)."""
+    import cv2
+
+    w, h = size
+    noise = np.random.default_rng(7).integers(0, 256, (h // 4 + 1, w // 4 + 1, 3), dtype=np.uint8)
+    return cv2.resize(noise, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _time_row(
+    s: BenchSettings,
+    name: str,
+    path: str,
+    variant: str,
+    size: tuple[int, int],
+    threads: int,
+    make: Callable[[], object],
+    frame: np.ndarray,
+    facts: _model.ModelFacts | None,
+    ref: dict[int, Reference],
+) -> Measurement:
+    """Load with ``make`` (timed as init), then time ``process(frame)``."""
+    reset_peak_rss()
+    t0 = time.perf_counter_ns()
+    runner = make()
+    init_ms = (time.perf_counter_ns() - t0) / 1e6
+    process = getattr(runner, "process", runner)
+    invokes: list[float] = []
+    stages: list[tuple[float, float]] = []
+
+    def step() -> None:
+        process(frame)
+        if hasattr(runner, "invoke_ms"):
+            invokes.append(float(runner.invoke_ms))
+        t = getattr(runner, "timings", None)
+        if t is not None:
+            stages.append((float(t.pre), float(t.post)))
+
+    stats, _ = time_callable(step, warmup=s.warmup, min_time_s=s.min_time_s, min_runs=s.min_runs)
+    rss = peak_rss_mb()
+    h, w = frame.shape[:2]
+    tiles = int(runner.tile_count(h, w)) if hasattr(runner, "tile_count") else 1
+    timed = invokes[s.warmup :]
+    invoke_ms = float(np.mean(timed)) if timed else None
+    st = stages[s.warmup :]
+    pre_ms = float(np.mean([a for a, _ in st])) if st else None
+    post_ms = float(np.mean([b for _, b in st])) if st else None
+    macs = facts.macs_per_frame(h, w, tiles) if facts else None
+    gmacs = macs / (invoke_ms * 1e6) if macs and invoke_ms else None
+    eff = gmacs / ref[threads].gmacs if gmacs and threads in ref else None
+    return Measurement(
+        model=name,
+        path=path,
+        variant=variant,
+        size=size_name(size),
+        threads=threads,
+        device=s.device if facts else "cpu",
+        label=s.label,
+        file_bytes=facts.file_bytes if facts else 0,
+        init_ms=init_ms,
+        latency=stats,
+        peak_rss_mb=rss,
+        tiles=tiles,
+        invoke_ms=invoke_ms,
+        pre_ms=pre_ms,
+        post_ms=post_ms,
+        host_work_ms=max(0.0, stats.mean_ms - invoke_ms) if invoke_ms is not None else None,
+        macs_per_frame=macs,
+        gmacs=gmacs,
+        efficiency=eff,
+    )
+
+
+def _quality(s, name, variant, size, process, pairs: list[Pair]) -> Quality:
+    sc = score(process, pairs)
+    return Quality(
+        model=name,
+        variant=variant,
+        size=size_name(size),
+        pairs=sc.pairs,
+        psnr=sc.psnr,
+        ssim=sc.ssim,
+        psnr_input=sc.psnr_input,
+        ssim_input=sc.ssim_input,
+        psnr_gain=sc.psnr - sc.psnr_input,
+        ssim_gain=sc.ssim - sc.ssim_input,
+        label=s.label,
+    )
+
+
+def _projections(
+    profiles: list[DeviceProfile],
+    measurements: list[Measurement],
+    facts: dict[str, _model.ModelFacts],
+    ref: dict[int, Reference],
+) -> list[Projection]:
+    """One projection per profile x model x size, from the row with the most threads."""
+    if not ref:
+        return []
+    t1 = min(ref)
+    per_thread = ref[t1].gmacs / t1
+    best: dict[tuple[str, str], Measurement] = {}
+    for m in measurements:
+        if m.model not in facts:
+            continue
+        key = (m.model, m.size)
+        if key not in best or m.threads > best[key].threads:
+            best[key] = m
+    out = []
+    for prof in profiles:
+        for (name, size), m in best.items():
+            f = facts[name]
+            hf = HostFigures(
+                model=name,
+                variant=m.variant,
+                size=size,
+                macs_per_frame=m.macs_per_frame,
+                tiles=m.tiles,
+                efficiency=m.efficiency,
+                host_work_ms=m.host_work_ms or 0.0,
+                host_gmacs_per_thread=per_thread,
+                fixed_input=f.input_size is not None,
+                ops=f.ops,
+                param_bytes=f.param_bytes,
+            )
+            out.append(project(prof, hf))
+    return out
+
+
+def run_bench(s: BenchSettings, on_step: Callable[[str], None] | None = None) -> Report:
+    """Measure everything ``s`` asks for and return the report (see module docstring)."""
+    step = on_step or (lambda _msg: None)
+    profiles = load_profiles(list(s.profiles))
+    pairs: dict[tuple[int, int], list[Pair]] = {}
+    if s.pairs:
+        for size in s.sizes:
+            pairs[size] = load_pairs(s.pairs, size, s.max_pairs)
+    frames = {
+        size: (pairs[size][0].blur if size in pairs else _synthetic_frame(size)) for size in s.sizes
+    }
+    failures: list[Failure] = []
+    first_error: EdgeDeblurError | None = None
+    ref: dict[int, Reference] = {}
+    if s.reference:
+        for t in s.threads:
+            step(f"reference int8 net, {t} thread(s)")
+            try:
+                ref[t] = measure_reference(
+                    t, min_time_s=min(s.min_time_s, 1.0), min_runs=s.min_runs, label=s.label
+                )
+            except EdgeDeblurError as e:
+                failures.append(Failure("reference_mbv2_int8", f"{t} threads", _one_line(e)))
+    measurements: list[Measurement] = []
+    quality: list[Quality] = []
+    facts: dict[str, _model.ModelFacts] = {}
+    n_rows = len(s.sizes) * (len(s.threads) + (1 if s.pairs else 0))
+    for arg in s.models:
+        step(f"{arg}: reading")
+        try:
+            path = _model.resolve(arg)
+            f = _model.describe(path)
+        except EdgeDeblurError as e:
+            first_error = first_error or e
+            failures.append(Failure(str(arg), "load", _one_line(e)))
+            for _ in range(n_rows):
+                step(f"{arg}: skipped")
+            continue
+        name = f.name if f.name not in facts else f"{f.name}#{len(facts)}"
+        facts[name] = f
+        for size in s.sizes:
+            try:
+                if s.pairs:
+                    step(f"{name} {size_name(size)}: quality")
+                    eng = _model.load(
+                        path, threads=s.quality_threads or max(s.threads), device=s.device
+                    )
+                    quality.append(_quality(s, name, f.variant, size, eng.process, pairs[size]))
+                    del eng
+                for t in s.threads:
+                    step(f"{name} {size_name(size)}: {t} thread(s)")
+                    measurements.append(
+                        _time_row(
+                            s,
+                            name,
+                            str(path),
+                            f.variant,
+                            size,
+                            t,
+                            lambda t=t, path=path: _model.load(path, threads=t, device=s.device),
+                            frames[size],
+                            f,
+                            ref,
+                        )
+                    )
+            except EdgeDeblurError as e:
+                first_error = first_error or e
+                failures.append(Failure(name, size_name(size), _one_line(e)))
+            except (RuntimeError, ValueError, MemoryError) as e:  # interpreter failures mid-run
+                failures.append(Failure(name, size_name(size), _one_line(e)))
+    if s.baselines:
+        import cv2
+
+        for bname, fn in BASELINES.items():
+            for size in s.sizes:
+                if s.pairs:
+                    step(f"{bname} {size_name(size)}: quality")
+                    quality.append(_quality(s, bname, "classical", size, fn, pairs[size]))
+                for t in s.threads:
+                    step(f"{bname} {size_name(size)}: {t} thread(s)")
+                    cv2.setNumThreads(t)
+                    measurements.append(
+                        _time_row(
+                            s,
+                            bname,
+                            "",
+                            "classical",
+                            size,
+                            t,
+                            lambda fn=fn: fn,
+                            frames[size],
+                            None,
+                            ref,
+                        )
+                    )
+        cv2.setNumThreads(-1)
+    step("projections")
+    projections = _projections(profiles, measurements, facts, ref)
+    if not facts or not any(m.model in facts for m in measurements):
+        if first_error is not None:
+            raise type(first_error)(
+                f"nothing could be measured: {len(failures)} failure(s), first: {first_error}"
+            )
+        if s.models:
+            raise InputError(expected("MODEL", "at least one model that runs", list(s.models)))
+    from runtime import __version__
+
+    settings = {
+        "models": list(s.models),
+        "sizes": [size_name(z) for z in s.sizes],
+        "threads": list(s.threads),
+        "device": s.device,
+        "device_name": s.device_name,
+        "profiles": list(s.profiles),
+        "pairs": s.pairs,
+        "max_pairs": s.max_pairs,
+        "min_time_s": s.min_time_s,
+        "min_runs": s.min_runs,
+        "warmup": s.warmup,
+        **s.extra,
+    }
+    return Report(
+        schema_version=SCHEMA_VERSION,
+        created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        tool_version=__version__,
+        host=host_info(s.label),
+        settings=settings,
+        reference=tuple(ref[t] for t in sorted(ref)),
+        measurements=tuple(measurements),
+        quality=tuple(quality),
+        projections=tuple(projections),
+        failures=tuple(failures),
+    )
