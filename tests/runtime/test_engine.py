@@ -1,0 +1,161 @@
+"""runtime.engine / interpreter / zoo: loading, any frame size, bad models, bundled names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from runtime import interpreter as interp_mod
+from runtime.engine import Engine
+from runtime.errors import DeviceError, InputError, ModelError
+from runtime.model_file import write_metadata
+from runtime.zoo import list_models, resolve_model
+
+
+def _reference(model_path, frame: np.ndarray) -> np.ndarray:
+    """Run the interpreter directly on one 16x16 uint8 frame (no engine code involved)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(model_path), num_threads=1)
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], frame[None])
+    it.invoke()
+    return it.get_tensor(it.get_output_details()[0]["index"])[0]
+
+
+def test_fixed_model_single_tile_matches_the_raw_interpreter(uint8_model):
+    frame = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    eng = Engine(uint8_model, threads=2)
+    assert eng.input_size == (16, 16) and eng.tile_count(16, 16) == 1
+    np.testing.assert_array_equal(eng.process(frame), _reference(uint8_model, frame))
+    assert eng.invoke_ms > 0 and eng.timings.tiles == 1
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (15, 17, 3), (33, 64, 3), (31, 29)])
+@pytest.mark.parametrize("name", ["uint8_model", "int8_model", "dynamic_model"])
+def test_any_frame_size_comes_back_at_its_size(name, shape, request):
+    eng = Engine(request.getfixturevalue(name))
+    frame = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    out = eng.process(frame)
+    assert out.shape == (*shape[:2], 3) and out.dtype == np.uint8
+    # These fixtures are residual nets with a small correction: output tracks the input.
+    rgb = np.repeat(frame[..., None], 3, -1) if frame.ndim == 2 else frame
+    assert np.corrcoef(out.ravel(), rgb.ravel())[0, 1] > 0.5 or frame.size <= 3
+
+
+def test_rgba_and_16_bit_frames_are_converted(uint8_model):
+    eng = Engine(uint8_model)
+    rgb = np.random.default_rng(2).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    rgba = np.concatenate([rgb, np.full((20, 24, 1), 255, np.uint8)], -1)
+    np.testing.assert_array_equal(eng.process(rgba), eng.process(rgb))
+    sixteen = rgb.astype(np.uint16) * 257
+    np.testing.assert_array_equal(eng.process(sixteen), eng.process(rgb))
+
+
+def test_dynamic_model_pads_to_its_multiple_and_reallocates_only_on_size_change(dynamic_model):
+    eng = Engine(dynamic_model)
+    assert eng.input_size is None and eng.pad_multiple == 8
+    eng.process(np.zeros((10, 13, 3), np.uint8))
+    assert eng._alloc_hw == (16, 16)
+    eng.process(np.zeros((12, 9, 3), np.uint8))
+    assert eng._alloc_hw == (16, 16)
+
+
+def test_metadata_supplies_pad_multiple_and_value_range(dynamic_model, tmp_path):
+    meta = {"format": 1, "pad_multiple": 4, "normalization": {"color": "RGB", "range": [0, 1]}}
+    path = tmp_path / "with meta.tflite"
+    path.write_bytes(write_metadata(dynamic_model.read_bytes(), meta))
+    eng = Engine(path)
+    assert eng.metadata == meta and eng.pad_multiple == 4
+    eng.process(np.zeros((10, 13, 3), np.uint8))
+    assert eng._alloc_hw == (12, 16)
+
+
+def test_model_whose_io_is_not_an_image_is_refused(not_image_model):
+    with pytest.raises(ModelError, match=r"image input of shape \[1, H, W, 3\].*\[1, 10\]"):
+        Engine(not_image_model)
+
+
+def test_a_file_that_is_not_a_model_is_refused(tmp_path):
+    bad = tmp_path / "my model.tflite"
+    bad.write_text("hello")
+    with pytest.raises(ModelError, match="my model.tflite"):
+        Engine(bad)
+
+
+def test_bad_threads_and_device_are_input_errors(uint8_model):
+    with pytest.raises(InputError, match="--threads"):
+        Engine(uint8_model, threads=0)
+    with pytest.raises(InputError, match="--device: expected one of cpu, edgetpu"):
+        Engine(uint8_model, device="gpu")
+
+
+def test_edgetpu_without_its_runtime_is_a_device_error(uint8_model, monkeypatch):
+    def no_lib(_):
+        raise ValueError("Failed to load delegate from libedgetpu.so.1")
+
+    real = interp_mod.backend()
+    monkeypatch.setattr(
+        interp_mod,
+        "backend",
+        lambda: interp_mod.Backend(real.name, real.interpreter_cls, no_lib, real.op_resolver_type),
+    )
+    with pytest.raises(DeviceError, match="libedgetpu.so.1.*--device cpu"):
+        Engine(uint8_model, device="edgetpu")
+
+
+def test_xnnpack_refusal_retries_without_default_delegates(uint8_model, monkeypatch):
+    real = interp_mod.backend()
+    calls = []
+
+    class Picky(real.interpreter_cls):
+        def __init__(self, **kw):
+            calls.append(kw.get("experimental_op_resolver_type"))
+            self._refuse = "experimental_op_resolver_type" not in kw
+            super().__init__(**kw)
+
+        def allocate_tensors(self):
+            if self._refuse:
+                raise RuntimeError("XNNPACK delegate failed to prepare\nmore detail")
+            return super().allocate_tensors()
+
+    monkeypatch.setattr(
+        interp_mod,
+        "backend",
+        lambda: interp_mod.Backend(real.name, Picky, real.load_delegate, real.op_resolver_type),
+    )
+    with pytest.warns(RuntimeWarning, match="XNNPACK refused"):
+        eng = Engine(uint8_model)
+    assert calls[-1] == real.op_resolver_type.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    assert eng.process(np.zeros((16, 16, 3), np.uint8)).shape == (16, 16, 3)
+
+
+def test_backend_prefers_ai_edge_litert_and_never_tensorflow():
+    assert interp_mod.backend().name == "ai_edge_litert.interpreter"
+
+
+def test_zoo_resolves_paths_names_and_default(tmp_path, uint8_model):
+    assert resolve_model(uint8_model) == uint8_model
+    zoo = tmp_path / "zoo"
+    zoo.mkdir()
+    (zoo / "a.tflite").write_bytes(uint8_model.read_bytes())
+    (zoo / "b.tflite").write_bytes(uint8_model.read_bytes())
+    (zoo / "zoo.yaml").write_text(
+        "models:\n"
+        "  - {name: fast, file: a.tflite, description: small}\n"
+        "  - {name: best, file: b.tflite, description: big, recommended: true}\n"
+    )
+    assert [e.name for e in list_models(zoo)] == ["fast", "best"]
+    assert resolve_model("fast", zoo) == zoo / "a.tflite"
+    assert resolve_model("default", zoo) == zoo / "b.tflite"
+    with pytest.raises(InputError, match=r"bundled model name \(default, fast, best\).*'nope'"):
+        resolve_model("nope", zoo)
+    with pytest.raises(InputError, match="missing.tflite"):
+        resolve_model(tmp_path / "missing.tflite", zoo)
+
+
+def test_shipped_zoo_index_is_valid():
+    for entry in list_models():
+        assert entry.path.is_file(), entry
+    with pytest.raises(InputError, match="--model"):
+        resolve_model("no-such-bundled-model")
