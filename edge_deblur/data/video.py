@@ -1,0 +1,158 @@
+"""Real motion blur from high-frame-rate video: the GoPro recipe (Nah, Kim and Lee, CVPR 2017).
+
+Averaging N consecutive frames of a 240 fps clip in linear light integrates the real motion over
+an N/240 s exposure: camera shake, moving objects and depth all at once. The middle frame (index
+``N // 2`` of the window, the later one of the two middle frames when N is even) is the sharp
+target. The sRGB curve stands in for the camera response that Nah et al. invert with a
+calibrated curve. Pairs are written as a GoPro-layout folder ``OUT/blur/NAME.png`` +
+``OUT/sharp/NAME.png`` with ``NAME = <clip stem>_<sharp frame index, 6 digits>``, one atomic
+write per file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_deblur.data.degrade import linear_to_srgb, srgb_to_linear, to_float, to_uint8
+from runtime.errors import InputError, OutputExistsError, expected
+from runtime.io import to_rgb8, write_image
+
+
+@dataclass(frozen=True)
+class VideoPairs:
+    """What :func:`pairs_from_video` wrote."""
+
+    out: Path
+    names: list[str]
+    frames_read: int
+    psnr: list[float]  # blur-vs-sharp PSNR of each pair (dB): how strong the blur is
+
+    @property
+    def mean_psnr(self) -> float:
+        return float(np.mean(self.psnr)) if self.psnr else float("nan")
+
+
+def _check_int(name: str, value: int | None, low: int, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise InputError(expected(name, f"an integer >= {low}", value))
+
+
+def _check_out(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError(
+            expected("--out", "a folder (or a new path)", f"existing file {str(out)!r}")
+        )
+    for sub in ("blur", "sharp"):
+        d = out / sub
+        if d.is_dir() and any(d.iterdir()) and not force:
+            raise OutputExistsError(
+                f"output {str(d)!r} already holds files; pass --force to overwrite them"
+            )
+
+
+def pairs_from_video(
+    clip: str | os.PathLike,
+    average: int,
+    out: str | os.PathLike,
+    stride: int | None = None,
+    max_pairs: int | None = None,
+    resize: tuple[int, int] | None = None,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> VideoPairs:
+    """Average ``average`` consecutive frames of ``clip`` into blurred/sharp pairs under ``out``.
+
+    A window starts every ``stride`` frames (default ``average``: windows do not overlap) and at
+    most ``max_pairs`` are written. ``resize=(width, height)`` downsizes every frame (area
+    resampling, in linear light) before averaging. Existing files under ``out/blur`` or
+    ``out/sharp`` are an OutputExistsError unless ``force``. ``progress(frames_done, frames_total)``
+    is called after each frame (``frames_total`` is the container's count, 0 when unknown).
+    """
+    import cv2
+
+    _check_int("--average", average, 2)
+    _check_int("--stride", stride, 1, allow_none=True)
+    _check_int("--max-pairs", max_pairs, 1, allow_none=True)
+    if resize is not None and (len(resize) != 2 or min(resize) < 8):
+        raise InputError(expected("--resize", "WxH with both sides >= 8", resize))
+    stride = average if stride is None else int(stride)
+    clip_p, out_p = Path(clip), Path(out)
+    if not clip_p.is_file():
+        raise InputError(expected("CLIP", "an existing video file", str(clip_p)))
+    _check_out(out_p, force)
+    cap = cv2.VideoCapture(str(clip_p))
+    try:
+        if not cap.isOpened():
+            raise InputError(expected("CLIP", "a video OpenCV can decode", str(clip_p)))
+        total = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+        window: deque[np.ndarray] = deque(maxlen=average)
+        names: list[str] = []
+        psnrs: list[float] = []
+        idx = 0
+        made_dirs = False
+        while max_pairs is None or len(names) < max_pairs:
+            # Frames that belong to no window are skipped without decoding them.
+            needed = stride <= average or (idx % stride) < average
+            if not cap.grab():
+                break
+            if not needed:
+                window.clear()
+                idx += 1
+                if progress:
+                    progress(idx, total)
+                continue
+            ok, frame = cap.retrieve()
+            if not ok or frame is None:
+                break
+            lin = srgb_to_linear(to_float(to_rgb8(frame, name=f"frame {idx} of {str(clip_p)!r}")))
+            if resize is not None:
+                lin = cv2.resize(lin, resize, interpolation=cv2.INTER_AREA)
+            window.append(lin)
+            start = idx - average + 1
+            if len(window) == average and start % stride == 0:
+                if not made_dirs:
+                    (out_p / "blur").mkdir(parents=True, exist_ok=True)
+                    (out_p / "sharp").mkdir(parents=True, exist_ok=True)
+                    made_dirs = True
+                blur = to_uint8(linear_to_srgb(np.mean(np.stack(window), axis=0)))
+                sharp = to_uint8(linear_to_srgb(window[average // 2]))
+                name = f"{clip_p.stem}_{start + average // 2:06d}"
+                write_image(out_p / "blur" / f"{name}.png", blur, force=force)
+                write_image(out_p / "sharp" / f"{name}.png", sharp, force=force)
+                from runtime.metrics import psnr
+
+                names.append(name)
+                psnrs.append(psnr(blur, sharp))
+            idx += 1
+            if progress:
+                progress(idx, total)
+    finally:
+        cap.release()
+    if idx == 0:
+        raise InputError(
+            expected("CLIP", "a video with frames", f"no decodable frame in {str(clip_p)!r}")
+        )
+    if not names:
+        raise InputError(
+            expected("--average", f"at most the clip's {idx} frames", average, "lower --average")
+        )
+    return VideoPairs(out_p, names, idx, psnrs)
+
+
+def parse_wxh(text: str, name: str = "--resize") -> tuple[int, int]:
+    """Parse ``WxH`` (e.g. ``640x360``) into ``(width, height)``."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(expected(name, "WxH such as 640x360", text)) from None
+    if w < 8 or h < 8:
+        raise InputError(expected(name, "WxH with both sides >= 8", text))
+    return w, h
