@@ -1,0 +1,57 @@
+"""int8: full-integer model (per-channel int8 weights, int8 activations, integer I/O).
+
+This is what the Edge TPU and the fast XNNPACK int8 path on a Raspberry Pi need. Calibration
+comes from ``job.representative`` (real image tiles); after conversion every tensor between the
+input and the output is checked to be integer, so a silent float fallback cannot ship.
+"""
+
+from __future__ import annotations
+
+from converters.config import IODtype
+from converters.modes._common import ModeJob, make_converter, run_converter
+from runtime.errors import ConversionError, expected
+
+
+def convert(job: ModeJob) -> bytes:
+    """Full-integer quantization with ``TFLITE_BUILTINS_INT8`` only and ``job.io`` I/O."""
+    from edge_deblur._keras import tf
+
+    if job.representative is None:
+        raise ConversionError(
+            expected("--quant int8", "calibration tiles", None, "give --data DIR or --pairs DIR")
+        )
+    if any(d is None for d in job.input_shape):
+        raise ConversionError(
+            expected("--quant int8", "a fixed input size", job.input_shape, "give --input-size HxW")
+        )
+    conv = make_converter(job)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = job.representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    io = {IODtype.UINT8: tf.uint8, IODtype.INT8: tf.int8, IODtype.FLOAT32: tf.float32}[job.io]
+    conv.inference_input_type = io
+    conv.inference_output_type = io
+    data = run_converter(conv, "int8")
+    float_tensors = float_tensors_inside(data)
+    if float_tensors:
+        raise ConversionError(
+            f"--quant int8: expected every tensor between input and output to be integer, got "
+            f"float tensors {float_tensors[:5]}; a layer has no int8 kernel (replace it with "
+            "Conv2D/DepthwiseConv2D/ReLU/Add/Concatenate/UpSampling2D)"
+        )
+    return data
+
+
+def float_tensors_inside(data: bytes) -> list[str]:
+    """Names of float tensors other than the model's own input/output tensors (if float I/O)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=data, num_threads=1)
+    io_idx = {d["index"] for d in it.get_input_details() + it.get_output_details()}
+    out = []
+    for d in it.get_tensor_details():
+        if d["index"] in io_idx:
+            continue
+        if d["dtype"].__name__.startswith("float"):
+            out.append(d["name"])
+    return out
