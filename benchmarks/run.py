@@ -336,6 +336,12 @@ def run_bench(s: BenchSettings, on_step: Callable[[str], None] | None = None) ->
                 failures.append(Failure(name, size_name(size), _one_line(e)))
             except (RuntimeError, ValueError, MemoryError) as e:  # interpreter failures mid-run
                 failures.append(Failure(name, size_name(size), _one_line(e)))
+    if s.models and not any(m.model in facts for m in measurements):
+        if first_error is not None:
+            raise type(first_error)(
+                f"nothing could be measured: {len(failures)} failure(s), first: {first_error}"
+            )
+        raise InputError(expected("MODEL", "at least one model that runs", list(s.models)))
     if s.baselines:
         import cv2
 
@@ -364,13 +370,6 @@ def run_bench(s: BenchSettings, on_step: Callable[[str], None] | None = None) ->
         cv2.setNumThreads(-1)
     step("projections")
     projections = _projections(profiles, measurements, facts, ref)
-    if not facts or not any(m.model in facts for m in measurements):
-        if first_error is not None:
-            raise type(first_error)(
-                f"nothing could be measured: {len(failures)} failure(s), first: {first_error}"
-            )
-        if s.models:
-            raise InputError(expected("MODEL", "at least one model that runs", list(s.models)))
     from runtime import __version__
 
     settings = {
