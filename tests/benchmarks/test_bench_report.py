@@ -1,0 +1,88 @@
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from benchmarks.report import (
+    CSV_COLUMNS,
+    SCHEMA_VERSION,
+    from_dict,
+    from_json,
+    to_csv,
+    to_dict,
+    to_json,
+    to_markdown,
+    write_report,
+)
+from runtime.errors import InputError, OutputExistsError
+
+
+def test_json_round_trips_to_an_equal_report(make_report):
+    r = make_report()
+    assert from_dict(json.loads(to_json(r))) == r
+
+
+def test_json_writes_non_finite_numbers_as_null(make_report):
+    r = make_report()
+    lat = replace(r.measurements[0].latency, fps=float("inf"))
+    r = replace(r, measurements=(replace(r.measurements[0], latency=lat),))
+    assert to_dict(r)["measurements"][0]["latency"]["fps"] is None
+    json.loads(to_json(r))  # strict JSON: no Infinity token
+
+
+def test_other_schema_version_is_refused_with_the_fix(make_report):
+    data = to_dict(make_report())
+    data["schema_version"] = SCHEMA_VERSION + 1
+    with pytest.raises(InputError, match="schema_version.*re-run"):
+        from_dict(data, "a/report.json")
+
+
+def test_unknown_key_in_a_row_is_refused(make_report):
+    data = to_dict(make_report())
+    data["measurements"][0]["bogus"] = 1
+    with pytest.raises(InputError, match="bogus"):
+        from_dict(data)
+
+
+def test_from_json_names_a_file_that_is_not_json(tmp_path: Path):
+    f = tmp_path / "report.json"
+    f.write_text("{nope")
+    with pytest.raises(InputError, match="invalid JSON"):
+        from_json(f)
+
+
+def test_markdown_has_every_section_and_label(make_report):
+    md = to_markdown(make_report("measured on rpi4-lab"))
+    for text in (
+        "## Machine limit",
+        "## Latency",
+        "## Quality",
+        "## Projected on boards",
+        "## Not measured",
+        "measured on rpi4-lab",
+        "projected for rpi4",
+        "+2.00",
+        "50%",
+        "![stage_breakdown.png](stage_breakdown.png)",
+        "not a / TFLite file",  # a pipe would break the table
+    ):
+        assert text in md, text
+
+
+def test_csv_has_one_row_per_result_with_fixed_columns(make_report):
+    lines = to_csv(make_report()).splitlines()
+    assert lines[0].split(",") == list(CSV_COLUMNS)
+    kinds = [ln.split(",")[0] for ln in lines[1:]]
+    assert kinds == ["reference", "measurement", "quality", "projection"]
+
+
+def test_write_report_is_atomic_and_needs_force_to_overwrite(tmp_path: Path, make_report):
+    out = tmp_path / "rep"
+    written = write_report(make_report(), out)
+    assert sorted(p.name for p in written) == ["report.json", "report.md", "results.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md", "results.csv"]
+    with pytest.raises(OutputExistsError, match="--force"):
+        write_report(make_report(), out)
+    write_report(make_report("measured on pi"), out, force=True)
+    assert from_json(out / "report.json").host.label == "measured on pi"
