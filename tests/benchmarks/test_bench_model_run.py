@@ -1,0 +1,105 @@
+from pathlib import Path
+
+import pytest
+
+from benchmarks import _model
+from benchmarks.reference import REFERENCE_MODEL, measure_reference, reference_info
+from benchmarks.run import BenchSettings, count_steps, run_bench
+from runtime.errors import InputError, ModelError
+
+
+def test_reference_model_is_small_and_its_sidecar_macs_match_its_ops():
+    from runtime.model_file import inspect_model
+
+    assert REFERENCE_MODEL.stat().st_size < 1_000_000
+    info = inspect_model(REFERENCE_MODEL)
+    assert reference_info()["macs"] == info.total_macs
+    assert info.op_counts()["DEPTHWISE_CONV_2D"] >= 10  # a MobileNetV2-style stack
+    assert {t.dtype for t in info.inputs} == {"uint8"}
+
+
+def test_reference_measurement_gives_macs_over_invoke_time():
+    r = measure_reference(1, min_time_s=0.0, min_runs=3, warmup=1)
+    assert r.latency.runs == 3
+    assert r.gmacs == pytest.approx(r.macs / (r.latency.p50_ms * 1e6))
+    assert r.label == "measured on this host"
+
+
+def test_describe_counts_macs_of_fixed_and_dynamic_models(int8_model, float_model):
+    fixed = _model.describe(int8_model)
+    assert fixed.input_size == (16, 16) and fixed.variant == "int8"
+    # conv 3x3 3->8 and conv 3x3 8->3: 2 x 216 MAC per pixel.
+    assert fixed.macs_per_invoke == 432 * 16 * 16
+    assert fixed.macs_per_frame(40, 40, tiles=9) == 9 * 432 * 256
+    dyn = _model.describe(float_model)
+    assert dyn.input_size is None and dyn.variant == "fp32"
+    assert dyn.macs_per_pixel == pytest.approx(432.0)
+    assert dyn.macs_per_frame(30, 30, tiles=1) == 432 * 32 * 32  # padded to a multiple of 8
+
+
+def test_metadata_sparsity_makes_a_pruned_int8_variant(tmp_path: Path, int8_model):
+    from runtime.model_file import write_metadata
+
+    meta = {"format": 1, "quant": "int8", "sparsity": 0.5, "macs_per_pixel": 432.0}
+    p = tmp_path / "pruned.tflite"
+    p.write_bytes(write_metadata(int8_model.read_bytes(), meta))
+    assert _model.describe(p).variant == "pruned-int8"
+
+
+def test_describe_refuses_non_models_and_non_images(tmp_path: Path, not_image_model):
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"not a flatbuffer at all")
+    with pytest.raises(ModelError, match="TFL3"):
+        _model.describe(junk)
+    with pytest.raises(ModelError, match="not a deblurrer"):
+        _model.describe(not_image_model)
+
+
+def test_run_bench_measures_models_keeps_failures_and_calls_every_step(
+    int8_model, float_model, not_image_model, pairs_dir
+):
+    s = BenchSettings(
+        models=(str(int8_model), str(float_model), str(not_image_model)),
+        sizes=((40, 24),),
+        threads=(1,),
+        pairs=str(pairs_dir),
+        min_time_s=0.0,
+        min_runs=2,
+        warmup=1,
+    )
+    steps = []
+    r = run_bench(s, on_step=steps.append)
+    assert len(steps) == count_steps(s)
+    models = {m.model for m in r.measurements}
+    assert {"int8_uint8io_16", "float32_dynamic", "unsharp-mask", "wiener"} <= models
+    assert [f.model for f in r.failures] == [str(not_image_model)]
+    ref = r.reference[0].gmacs
+    for m in r.measurements:
+        assert m.label == "measured on this host" and m.size == "40x24"
+        if m.variant != "classical":
+            assert m.efficiency == pytest.approx(m.gmacs / ref)
+            assert m.macs_per_frame > 0 and m.invoke_ms > 0
+    q = {x.model: x for x in r.quality}
+    assert q["unsharp-mask"].psnr_input == pytest.approx(q["wiener"].psnr_input)
+    assert len(r.projections) == 4 * 2
+    assert all(p.label.startswith("projected for ") for p in r.projections)
+
+
+def test_run_bench_raises_when_nothing_could_be_measured(not_image_model):
+    s = BenchSettings(models=(str(not_image_model),), sizes=((32, 32),), threads=(1,))
+    with pytest.raises(ModelError, match="nothing could be measured"):
+        run_bench(s)
+
+
+@pytest.mark.parametrize(
+    "kw,name",
+    [
+        (dict(device="gpu"), "--device"),
+        (dict(threads=(0,)), "--threads"),
+        (dict(sizes=((0, 5),)), "--sizes"),
+        (dict(min_time_s=-1.0), "--min-time"),
+    ],
+)
+def test_settings_reject_bad_values(kw, name):
+    with pytest.raises(InputError, match=name):
+        BenchSettings(models=("m.tflite",), **kw)
