@@ -22,7 +22,7 @@ KERNEL_SUFFIXES = (".png", ".npy", ".mat")
 # Exposure fractions of a trajectory (DeblurGAN, after Boracchi & Foi): a share of the path is
 # integrated, from nearly a point (1/100) to the whole path. Weighted toward visible blur.
 _EXPOSURE_FRACTIONS = np.array([0.01, 0.1, 0.5, 1.0])
-_EXPOSURE_PROBS = np.array([0.05, 0.2, 0.35, 0.4])
+_EXPOSURE_PROBS = np.array([0.05, 0.15, 0.35, 0.45])
 
 
 def rasterize_path(points: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.ndarray:
@@ -107,10 +107,11 @@ def camera_shake_path(
 def trajectory_kernel(rng: np.random.Generator, size: int = 31) -> np.ndarray:
     """A random camera-shake kernel: a :func:`camera_shake_path` integrated over a random exposure.
 
-    The path length is drawn in ``[0.3, 1.0] x (size - 3)`` pixels and a random exposure fraction
-    (1/100, 1/10, 1/2 or all of it) is kept, so blurs range from nearly sharp to ``size`` pixels.
+    The path length is drawn in ``[0.5, 2.0] x (size - 3)`` pixels (shake paths curl, so their
+    extent is shorter; longer ones are scaled to fit) and a random exposure fraction (1/100,
+    1/10, 1/2 or all of it) is kept, so blurs range from nearly sharp to ``size`` pixels.
     """
-    length = (size - 3) * rng.uniform(0.3, 1.0)
+    length = (size - 3) * rng.uniform(0.5, 2.0)
     path = camera_shake_path(rng, length)
     frac = rng.choice(_EXPOSURE_FRACTIONS, p=_EXPOSURE_PROBS)
     keep = max(2, int(round(frac * len(path))))

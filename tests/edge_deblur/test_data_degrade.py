@@ -1,0 +1,166 @@
+"""Synthetic degradation (linear light, noise, JPEG, highlights) and the blur configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_deblur.data import BlurConfig, KernelFamily
+from edge_deblur.data import degrade as D
+from runtime.errors import InputError
+
+ONLY = dict.fromkeys(("trajectory", "gyro", "rotation", "file", "defocus", "gaussian"), 0.0)
+CLEAN = {"noise": 0.0, "jpeg": 0.0, "highlights": 0.0}
+
+
+def write_gyro_log(folder: Path, omega: tuple[float, float, float], n: int = 50) -> Path:
+    """A constant-rate gyro log at 100 Hz in the Lai et al. 2016 column layout."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [[0.0, 0.0, 0.0, *omega, 1000.0 + 0.01 * i] for i in range(n)]
+    np.savetxt(folder / "gyro.txt", np.array(rows), fmt="%.6f")
+    return folder
+
+
+def test_srgb_curve_round_trips_and_has_the_standard_midpoint() -> None:
+    x = np.linspace(0, 1, 1001, dtype=np.float32)
+    np.testing.assert_allclose(D.linear_to_srgb(D.srgb_to_linear(x)), x, atol=1e-5)
+    assert float(D.srgb_to_linear(np.float32(0.5))) == pytest.approx(0.2140, abs=1e-3)
+
+
+def _box_kernel_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "kernels"
+    d.mkdir()
+    np.save(d / "box.npy", np.ones((5, 5)))
+    return d
+
+
+def _stripes(h: int = 40, w: int = 40) -> np.ndarray:
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:, ::2] = 255
+    return img
+
+
+@pytest.mark.parametrize(("linear", "want"), [(True, 187.5), (False, 127.5)])
+def test_blur_happens_in_linear_light(tmp_path: Path, linear: bool, want: float) -> None:
+    # 1-px black/white stripes under a 5x5 box: 40/60% white. In linear light that is sRGB
+    # 170/203 (mean ~187); blurring the gamma-encoded values would give ~102/153 (mean ~128).
+    cfg = BlurConfig(
+        kernel_size=7,
+        **{**ONLY, "file": 1.0},
+        **CLEAN,
+        kernel_dirs=(_box_kernel_dir(tmp_path),),
+        linear_light=linear,
+    )
+    deg = D.Degrader(cfg)
+    blur, sharp = deg(np.random.default_rng(0), _stripes())
+    assert blur.shape == sharp.shape == (40 - 2 * deg.margin, 40 - 2 * deg.margin, 3)
+    np.testing.assert_array_equal(
+        sharp, _stripes()[deg.margin : -deg.margin, deg.margin : -deg.margin]
+    )
+    assert float(blur.mean()) == pytest.approx(want, abs=3.0)
+
+
+def test_poisson_gaussian_noise_variance_grows_with_the_signal() -> None:
+    rng = np.random.default_rng(0)
+    for level in (0.05, 0.8):
+        x = np.full((200, 200, 3), level, np.float32)
+        y = D.poisson_gaussian(rng, x, shot=0.01, read=0.02)
+        assert float(y.std()) == pytest.approx(np.sqrt(0.01 * level + 0.02**2), rel=0.05)
+        assert float(y.mean()) == pytest.approx(level, abs=0.002)
+
+
+def test_highlight_boost_only_touches_bright_pixels() -> None:
+    lin = np.array([[[0.2, 0.2, 0.2], [1.0, 1.0, 1.0]]], np.float32)
+    out = D.boost_highlights(lin, gain=4.0)
+    np.testing.assert_allclose(out[0, 0], lin[0, 0])
+    np.testing.assert_allclose(out[0, 1], [4.0, 4.0, 4.0], rtol=1e-5)
+
+
+def test_saturated_highlights_leave_brighter_streaks(tmp_path: Path) -> None:
+    img = np.full((48, 48, 3), 20, np.uint8)
+    img[22:26, 22:26] = 255
+    base = {**ONLY, "file": 1.0, "noise": 0.0, "jpeg": 0.0, "kernel_size": 7}
+    kd = (_box_kernel_dir(tmp_path),)
+    dull = D.Degrader(BlurConfig(**base, highlights=0.0, kernel_dirs=kd))
+    hot = D.Degrader(BlurConfig(**base, highlights=1.0, highlight_gain=(5.0, 5.0), kernel_dirs=kd))
+    b0, s0 = dull(np.random.default_rng(0), img)
+    b1, s1 = hot(np.random.default_rng(0), img)
+    np.testing.assert_array_equal(s0, s1)  # the target is clipped at white either way
+    assert int(b1.max()) > int(b0.max()) + 20
+
+
+def test_jpeg_round_trip_is_lossy_but_close() -> None:
+    rng = np.random.default_rng(0)
+    img = (rng.uniform(0, 1, (32, 32, 3)) * 255).astype(np.uint8)
+    out = D.jpeg(img, 70)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert 0 < np.abs(out.astype(int) - img).mean() < 60
+
+
+@pytest.mark.parametrize("family", list(KernelFamily))
+def test_every_family_blurs_deterministically(tmp_path: Path, family: KernelFamily) -> None:
+    gyro = write_gyro_log(tmp_path / "gyro" / "a", (0.05, 0.2, 0.1))
+    cfg = BlurConfig(
+        kernel_size=15,
+        **CLEAN,
+        kernel_dirs=(_box_kernel_dir(tmp_path),),
+        gyro_dirs=(gyro,),
+        exposure_s=(0.1, 0.2),
+        focal_px=(200.0, 400.0),
+    )
+    deg = D.Degrader(cfg)
+    rng = np.random.default_rng(0)
+    img = (rng.uniform(0, 1, (64, 64, 3)) * 255).astype(np.uint8)
+    b1, s1 = deg(np.random.default_rng(1), img, family=family)
+    b2, _ = deg(np.random.default_rng(1), img, family=family)
+    np.testing.assert_array_equal(b1, b2)
+    assert b1.shape == s1.shape == (64 - 2 * deg.margin,) * 2 + (3,)
+    assert b1.dtype == np.uint8
+    # Blur smooths random texture: lower high-frequency energy than the target.
+    hf = lambda a: np.abs(np.diff(a.astype(float), axis=1)).mean()  # noqa: E731
+    assert hf(b1) < 0.9 * hf(s1)
+
+
+def test_family_draws_follow_the_weights() -> None:
+    deg = D.Degrader(BlurConfig(**{**ONLY, "trajectory": 3.0, "defocus": 1.0}))
+    rng = np.random.default_rng(0)
+    draws = [deg.sample_family(rng) for _ in range(2000)]
+    share = draws.count(KernelFamily.TRAJECTORY) / len(draws)
+    assert share == pytest.approx(0.75, abs=0.04)
+    assert set(draws) == {KernelFamily.TRAJECTORY, KernelFamily.DEFOCUS}
+
+
+def test_gyro_and_file_weights_are_dropped_without_their_folders() -> None:
+    w = BlurConfig().family_weights()
+    assert KernelFamily.GYRO not in w and KernelFamily.FILE not in w
+    assert sum(w.values()) == pytest.approx(1.0)
+    with pytest.raises(InputError, match="gyro needs gyro_dirs"):
+        BlurConfig(**{**ONLY, "gyro": 1.0}).family_weights()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"kernel_size": 30}, "odd integer"),
+        ({"defocus": -1.0}, "blur weight defocus"),
+        (ONLY, "at least one family"),
+        ({"jpeg": 1.5}, "jpeg: expected a probability"),
+        ({"exposure_s": (0.2, 0.1)}, "exposure_s"),
+        ({"jpeg_quality": (50.0, 120.0)}, "jpeg_quality"),
+    ],
+)
+def test_bad_blur_configs_are_input_errors(kwargs: dict, match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        BlurConfig(**kwargs)
+
+
+def test_blur_config_round_trips_through_a_dict_and_rejects_unknown_keys(tmp_path: Path) -> None:
+    import yaml
+
+    cfg = BlurConfig(kernel_size=21, gyro_dirs=(tmp_path,), exposure_s=(0.05, 0.1))
+    d = yaml.safe_load(yaml.safe_dump(cfg.to_dict()))
+    assert BlurConfig.from_dict(d) == cfg
+    with pytest.raises(InputError, match="unknown_thing"):
+        BlurConfig.from_dict({**d, "unknown_thing": 1})

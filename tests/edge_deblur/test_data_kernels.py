@@ -1,0 +1,189 @@
+"""Blur kernels: trajectories, defocus, Gaussian, files, and gyro-log / rotation paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_deblur.data import gyro as G
+from edge_deblur.data import kernels as K
+from runtime.errors import InputError
+
+
+def _centroid(k: np.ndarray) -> tuple[float, float]:
+    ys, xs = np.mgrid[0 : k.shape[0], 0 : k.shape[1]]
+    return float((xs * k).sum()), float((ys * k).sum())
+
+
+def _support(k: np.ndarray, rel: float = 0.02) -> tuple[int, int]:
+    ys, xs = np.nonzero(k > rel * k.max())
+    return int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+
+
+def _check_kernel(k: np.ndarray, size: int) -> None:
+    assert k.shape == (size, size) and k.dtype == np.float32
+    assert k.min() >= 0 and abs(float(k.sum()) - 1.0) < 1e-5
+    cx, cy = _centroid(k)
+    assert abs(cx - (size - 1) / 2) < 0.5 and abs(cy - (size - 1) / 2) < 0.5
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_trajectory_kernels_are_normalised_centred_and_seeded(seed: int) -> None:
+    k = K.trajectory_kernel(np.random.default_rng(seed), 31)
+    _check_kernel(k, 31)
+    np.testing.assert_array_equal(k, K.trajectory_kernel(np.random.default_rng(seed), 31))
+
+
+def test_trajectory_kernels_vary_in_extent_up_to_the_kernel_size() -> None:
+    rng = np.random.default_rng(0)
+    extents = [max(_support(K.trajectory_kernel(rng, 31))) for _ in range(60)]
+    assert min(extents) <= 4  # some nearly sharp (short exposure fraction)
+    assert max(extents) >= 20  # some long shakes
+    assert max(extents) <= 31
+
+
+def test_rasterized_line_has_its_length_and_direction() -> None:
+    pts = np.stack([np.linspace(0, 10, 200), np.zeros(200)], axis=1)
+    k = K.rasterize_path(pts, 21)
+    _check_kernel(k, 21)
+    w, h = _support(k)
+    assert 10 <= w <= 12 and h <= 2
+
+
+def test_path_longer_than_the_kernel_is_scaled_to_fit() -> None:
+    pts = np.stack([np.linspace(0, 100, 500), np.linspace(0, 50, 500)], axis=1)
+    k = K.rasterize_path(pts, 15)
+    _check_kernel(k, 15)
+    assert max(_support(k)) <= 15
+
+
+def test_defocus_disk_has_its_diameter_and_is_symmetric() -> None:
+    k = K.defocus_kernel(3.0, 15)
+    _check_kernel(k, 15)
+    assert _support(k, rel=0.3) == (7, 7)
+    assert 1.0 / float(k.max()) == pytest.approx(np.pi * 9, rel=0.03)  # disk area
+    np.testing.assert_allclose(k, k.T, atol=1e-7)
+    np.testing.assert_allclose(k, k[::-1, ::-1], atol=1e-7)
+
+
+def test_gaussian_kernel_has_the_requested_spread() -> None:
+    k = K.gaussian_kernel(2.0, 0.7, 0.0, 21)
+    _check_kernel(k, 21)
+    xs = np.arange(21) - 10
+    var_x = float((k.sum(axis=0) * xs**2).sum())
+    var_y = float((k.sum(axis=1) * xs**2).sum())
+    assert abs(var_x - 4.0) < 0.1 and abs(var_y - 0.49) < 0.05
+
+
+def _write_png(path: Path, a: np.ndarray) -> None:
+    import cv2
+
+    assert cv2.imwrite(str(path), a)
+
+
+def test_kernels_load_from_png_npy_and_mat_normalised(tmp_path: Path) -> None:
+    import scipy.io
+
+    a = np.zeros((9, 9))
+    a[4, 1:8] = 1.0
+    a[3, 6] = 0.5
+    _write_png(tmp_path / "k.png", np.stack([(a * 200).astype(np.uint8)] * 3, axis=-1))
+    np.save(tmp_path / "k.npy", a * 7)
+    scipy.io.savemat(tmp_path / "k.mat", {"kernel": a})
+    want = a / a.sum()
+    for name in ("k.png", "k.npy", "k.mat"):
+        k = K.load_kernel(tmp_path / name)
+        np.testing.assert_allclose(k, want, atol=0.01)
+        assert abs(float(k.sum()) - 1) < 1e-5
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "match"),
+    [
+        ("k.txt", b"1 2 3", "ending in .png"),
+        ("k.npy", None, "positive weights"),
+        ("k.png", b"garbage", "readable PNG"),
+    ],
+)
+def test_bad_kernel_files_are_named(tmp_path: Path, name: str, content, match: str) -> None:
+    p = tmp_path / name
+    if content is None:
+        np.save(p, np.zeros((5, 5)))
+    else:
+        p.write_bytes(content)
+    with pytest.raises(InputError, match=match) as e:
+        K.load_kernel(p)
+    assert name in str(e.value)
+
+
+def test_big_kernels_shrink_to_fit_and_folders_ignore_other_files(tmp_path: Path) -> None:
+    a = np.zeros((75, 75))
+    a[37, 5:70] = 1.0  # a 65 px horizontal streak
+    np.save(tmp_path / "big.npy", a)
+    (tmp_path / "README").write_text("kernels")
+    ks = K.load_kernel_dirs([tmp_path], 31)
+    assert len(ks) == 1
+    _check_kernel(ks[0], 31)
+    w, h = _support(ks[0])
+    assert 26 <= w <= 31 and h <= 3
+    with pytest.raises(InputError, match="kernel folder"):
+        K.load_kernel_dirs([tmp_path / "missing"], 31)
+    (tmp_path / "big.npy").unlink()
+    with pytest.raises(InputError, match="none"):
+        K.load_kernel_dirs([tmp_path], 31)
+
+
+def test_dihedral_gives_eight_distinct_versions_of_an_asymmetric_kernel() -> None:
+    k = K.rasterize_path(np.array([[0.0, 0.0], [3.0, 0.0], [3.0, 1.0], [5.0, 4.0]]), 9)
+    versions = {K.dihedral(k, c).tobytes() for c in range(8)}
+    assert len(versions) == 8
+
+
+def write_gyro_log(folder: Path, omega: tuple[float, float, float], n: int = 50) -> Path:
+    """A constant-rate gyro log at 100 Hz in the Lai et al. 2016 column layout."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [[0.0, 0.0, 0.0, *omega, 1000.0 + 0.01 * i] for i in range(n)]
+    np.savetxt(folder / "gyro.txt", np.array(rows), fmt="%.6f")
+    return folder
+
+
+def test_gyro_log_integrates_into_a_straight_kernel_of_focal_times_angle(tmp_path: Path) -> None:
+    write_gyro_log(tmp_path / "g" / "log_01", (0.0, 0.1, 0.0))
+    logs = G.load_gyro_dirs([tmp_path / "g"])
+    assert len(logs) == 1 and logs[0].duration == pytest.approx(0.49, abs=1e-6)
+    rot = G.rotation_window(logs[0], 1000.1, 0.2)
+    assert rot[-1] == pytest.approx([0.0, 0.02, 0.0], abs=1e-9)
+    # 0.1 rad/s for 0.1 s with a 1000 px focal length: a 10 px horizontal streak.
+    k = G.gyro_kernel(np.random.default_rng(0), logs, 21, (0.1, 0.1), (1000.0, 1000.0))
+    _check_kernel(k, 21)
+    w, h = _support(k)
+    assert 10 <= w <= 12 and h <= 2
+
+
+def test_bad_gyro_logs_are_named(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "gyro.txt").write_text("1 2 3\n")
+    with pytest.raises(InputError, match=r"gyro\.txt"):
+        G.load_gyro_dirs([tmp_path])
+    (tmp_path / "b").mkdir()
+    with pytest.raises(InputError, match="gyro.txt files"):
+        G.load_gyro_dirs([tmp_path / "b"])
+    with pytest.raises(InputError, match="existing folder"):
+        G.load_gyro_dirs([tmp_path / "missing"])
+
+
+def test_in_plane_roll_blurs_corners_more_than_the_centre() -> None:
+    rng = np.random.default_rng(0)
+    img = rng.uniform(0, 1, (96, 96, 3)).astype(np.float32)
+    roll = np.stack([np.zeros(32), np.zeros(32), np.linspace(0, 0.1, 32)], axis=1)
+    hs = G.rotation_blur_path(roll, 500.0, (48.0, 48.0), (96, 96), max_shift=6.0)
+    out = G.blur_rotation_path(img, hs)
+    change = np.abs(out - img).mean(axis=2)
+    assert change[40:56, 40:56].mean() < 0.5 * change[:16, :16].mean()
+    # No crop corner moves farther than max_shift from its mean position.
+    corners = np.array([[0, 0, 1], [95, 0, 1], [0, 95, 1], [95, 95, 1.0]])
+    q = np.einsum("nij,pj->npi", hs, corners)
+    q = q[..., :2] / q[..., 2:]
+    assert np.abs(q - q.mean(axis=0)).max() <= 6.0 + 1e-6
