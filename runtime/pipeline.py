@@ -1,0 +1,291 @@
+"""The stream pipeline: capture, inference and output threads joined by bounded queues.
+
+Capture overlaps inference, which overlaps output, so the frame rate is set by the slowest stage
+(normally the interpreter). Live sources are read latest-frame-wins: the capture thread replaces a
+frame the inference thread has not taken yet and counts it as dropped, so latency stays bounded.
+File sources are lossless: capture blocks until there is room, every frame reaches the sinks, in
+order. SIGINT / SIGTERM (and a sink's own stop, e.g. ``q`` in the window) end the stream cleanly:
+capture stops, frames already read are finished, sinks are finalised.
+"""
+
+from __future__ import annotations
+
+import queue
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from runtime.engine import Engine
+from runtime.errors import InputError, expected
+from runtime.sinks import Sink
+from runtime.sources import Source
+from runtime.stats import FrameRecord, StreamStats
+
+_END = object()
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """``roi`` = (x, y, w, h) processes only that region (the rest passes through); ``scale`` < 1
+    runs the model on a downscaled frame and adds the upscaled correction to the full-size frame;
+    ``max_frames`` stops after that many frames are output."""
+
+    roi: tuple[int, int, int, int] | None = None
+    scale: float = 1.0
+    max_frames: int | None = None
+    queue_size: int = 2
+
+    def __post_init__(self) -> None:
+        if not (0.05 <= float(self.scale) <= 1.0):
+            raise InputError(expected("--scale", "a factor in [0.05, 1]", self.scale))
+        if self.max_frames is not None and self.max_frames < 1:
+            raise InputError(expected("--max-frames", "an integer >= 1", self.max_frames))
+        if self.roi is not None and (
+            len(self.roi) != 4 or min(self.roi[2:]) < 1 or min(self.roi) < 0
+        ):
+            raise InputError(expected("--roi", "x,y,w,h with x,y >= 0 and w,h >= 1", self.roi))
+        if self.queue_size < 1:
+            raise InputError(expected("queue_size", "an integer >= 1", self.queue_size))
+
+
+def parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
+    """Parse ``x,y,w,h`` (pixels of the input frame)."""
+    if text is None or text == "":
+        return None
+    try:
+        vals = tuple(int(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        raise InputError(expected("--roi", "x,y,w,h in pixels such as 0,0,320,240", text)) from None
+    if len(vals) != 4:
+        raise InputError(expected("--roi", "four integers x,y,w,h", text))
+    return vals  # type: ignore[return-value]
+
+
+def process_frame(engine: Engine, frame: np.ndarray, options: StreamOptions) -> np.ndarray:
+    """Deblur ``frame`` honouring ROI and scale; always returns the full input size."""
+    region = frame
+    if options.roi is not None:
+        x, y, w, h = options.roi
+        fh, fw = frame.shape[:2]
+        if x + w > fw or y + h > fh:
+            raise InputError(
+                expected(
+                    "--roi",
+                    f"a region inside the {fw}x{fh} frame",
+                    f"{x},{y},{w},{h}",
+                    "reduce x+w / y+h",
+                )
+            )
+        region = frame[y : y + h, x : x + w]
+    if options.scale < 1.0:
+        import cv2
+
+        rh, rw = region.shape[:2]
+        sw, sh = max(1, round(rw * options.scale)), max(1, round(rh * options.scale))
+        small = cv2.resize(region, (sw, sh), interpolation=cv2.INTER_AREA)
+        corr = engine.process(small).astype(np.int16) - small.astype(np.int16)
+        up = cv2.resize(corr, (rw, rh), interpolation=cv2.INTER_LINEAR)
+        out_region = np.clip(region.astype(np.int16) + up, 0, 255).astype(np.uint8)
+    else:
+        out_region = engine.process(region)
+    if options.roi is None:
+        return out_region
+    out = frame.copy()
+    x, y, w, h = options.roi
+    out[y : y + h, x : x + w] = out_region
+    return out
+
+
+class Pipeline:
+    """Runs ``source`` -> ``engine`` -> ``sinks`` until the source ends or ``stop()``."""
+
+    def __init__(
+        self,
+        source: Source,
+        engine: Engine,
+        sinks: Sequence[Sink] = (),
+        options: StreamOptions | None = None,
+        stats: StreamStats | None = None,
+    ) -> None:
+        self.source, self.engine, self.sinks = source, engine, list(sinks)
+        self.options = options or StreamOptions()
+        self.stats = stats or StreamStats()
+        self._stop = threading.Event()
+        stop_ev = getattr(source, "stop_event", None)
+        if isinstance(stop_ev, threading.Event):
+            self._stop = stop_ev  # a live source's reopen backoff wakes up on stop
+        self._q_in: queue.Queue = queue.Queue(maxsize=1 if source.live else self.options.queue_size)
+        self._q_out: queue.Queue = queue.Queue(maxsize=self.options.queue_size)
+        self._errors: list[BaseException] = []
+        self._read = 0
+        self.interrupted = False
+
+    # ------------------------------------------------------------------ control
+
+    def stop(self) -> None:
+        """Ask the stream to end; frames already read are finished and the sinks finalised."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self, handle_signals: bool = True) -> StreamStats:
+        """Run to the end; re-raises the first error of any stage after finalising or discarding
+        the outputs (finalised on a clean end or a signal, discarded on an error)."""
+        restore: dict[int, Any] = {}
+        if handle_signals and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                restore[sig] = signal.signal(sig, self._on_signal)
+        threads = [
+            threading.Thread(target=self._guard, args=(self._capture,), name="capture"),
+            threading.Thread(target=self._guard, args=(self._infer,), name="inference"),
+            threading.Thread(target=self._guard, args=(self._output,), name="output"),
+        ]
+        self.stats.start()
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                while t.is_alive():
+                    t.join(timeout=0.1)  # short joins let the signal handler run
+        finally:
+            for sig, old in restore.items():
+                signal.signal(sig, old)
+            self.source.close()
+            self._close_sinks(ok=not self._errors)
+        self.stats.corrupt = self.source.corrupt
+        self.stats.reopens = self.source.reopens
+        if self._errors:
+            raise self._errors[0]
+        return self.stats
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.interrupted = True
+        self.stop()
+
+    def _close_sinks(self, ok: bool) -> None:
+        first: BaseException | None = None
+        for sink in self.sinks:
+            try:
+                sink.close(ok=ok)
+            except BaseException as e:  # finalise every sink, then report the first failure
+                first = first or e
+        if first is not None and not self._errors:
+            self._errors.append(first)
+
+    def _guard(self, fn: Any) -> None:
+        try:
+            fn()
+        except BaseException as e:
+            self._errors.append(e)
+            self._stop.set()
+
+    # ------------------------------------------------------------------ stages
+
+    def _put(self, q: queue.Queue, item: Any, force: bool = False) -> bool:
+        """Blocking put that gives up on stop (unless ``force``: the end marker always goes in)."""
+        while True:
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                if self._stop.is_set() and not force:
+                    return False
+
+    def _capture(self) -> None:
+        src, limit = self.source, self.options.max_frames
+        try:
+            while not self._stop.is_set():
+                if limit is not None and not src.live and self._read >= limit:
+                    break
+                t0 = time.perf_counter_ns()
+                frame = src.read()
+                t1 = time.perf_counter_ns()
+                if frame is None:
+                    break
+                self._read += 1
+                item = (frame, t1, (t1 - t0) / 1e6)
+                if src.live:
+                    try:
+                        self._q_in.put_nowait(item)
+                    except queue.Full:
+                        try:
+                            self._q_in.get_nowait()
+                            self.stats.dropped += 1
+                        except queue.Empty:
+                            pass
+                        self._q_in.put_nowait(item)
+                elif not self._put(self._q_in, item):
+                    self.stats.dropped += 1  # stopped while waiting: never processed
+                    break
+        finally:
+            self._put(self._q_in, _END, force=True)
+
+    def _infer(self) -> None:
+        failed: BaseException | None = None
+        try:
+            while True:
+                item = self._q_in.get()
+                if item is _END:
+                    break
+                if failed is not None:
+                    continue  # keep draining so capture never blocks; re-raised below
+                frame, t_cap, cap_ms = item
+                try:
+                    t0 = time.perf_counter_ns()
+                    out = process_frame(self.engine, frame, self.options)
+                    wall = (time.perf_counter_ns() - t0) / 1e6
+                except BaseException as e:
+                    failed = e
+                    self._stop.set()
+                    continue
+                tm = self.engine.timings
+                extra = max(0.0, wall - tm.pre - tm.invoke - tm.post)  # ROI / scale work
+                self._put(self._q_out, (frame, out, t_cap, cap_ms, tm, extra), force=True)
+        finally:
+            self._put(self._q_out, _END, force=True)
+        if failed is not None:
+            raise failed
+
+    def _output(self) -> None:
+        limit = self.options.max_frames
+        failed: BaseException | None = None
+        while True:
+            item = self._q_out.get()
+            if item is _END:
+                break
+            if failed is not None or (limit is not None and self.stats.frames >= limit):
+                continue
+            frame, out, t_cap, cap_ms, tm, extra = item
+            try:
+                t0 = time.perf_counter_ns()
+                for sink in self.sinks:
+                    sink.write(frame, out)
+                t1 = time.perf_counter_ns()
+            except BaseException as e:
+                failed = e
+                self._stop.set()
+                continue
+            self.stats.tiles = tm.tiles
+            self.stats.add(
+                FrameRecord(
+                    capture=cap_ms,
+                    pre=tm.pre + extra / 2,
+                    invoke=tm.invoke,
+                    post=tm.post + extra / 2,
+                    sink=(t1 - t0) / 1e6,
+                    latency=(t1 - t_cap) / 1e6,
+                )
+            )
+            if any(s.stop_requested for s in self.sinks) or (
+                limit is not None and self.stats.frames >= limit
+            ):
+                self._stop.set()
+        if failed is not None:
+            raise failed
