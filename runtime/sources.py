@@ -47,6 +47,11 @@ class Source(ABC):
         """Nominal frame rate (for a video sink), or None when unknown."""
         return None
 
+    @property
+    def frame_count(self) -> int | None:
+        """How many frames a file source holds (for progress), or None when unknown / live."""
+        return None
+
     @abstractmethod
     def read(self) -> np.ndarray | None:
         """The next frame (RGB uint8 HxWx3), or None when the stream has ended."""
@@ -71,6 +76,10 @@ class ImageFilesSource(Source):
         self.files = files
         self.name = name
         self._i = 0
+
+    @property
+    def frame_count(self) -> int | None:
+        return len(self.files)
 
     def read(self) -> np.ndarray | None:
         from runtime.io import read_image
@@ -135,6 +144,10 @@ class CaptureSource(Source):
     @property
     def fps(self) -> float | None:
         return self._fps if 0 < self._fps < 1000 else None
+
+    @property
+    def frame_count(self) -> int | None:
+        return self._count or None
 
     def read(self) -> np.ndarray | None:
         failed = 0
@@ -309,6 +322,10 @@ class ArraySource(Source):
     @property
     def fps(self) -> float | None:
         return self._fps
+
+    @property
+    def frame_count(self) -> int | None:
+        return None if self.live else (self.total or len(self.frames))
 
     def read(self) -> np.ndarray | None:
         n = self.total if self.total is not None else len(self.frames)

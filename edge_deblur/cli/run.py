@@ -1,9 +1,253 @@
-"""CLI commands of this group (filled in by its issue)."""
+"""``edge-deblur run`` (a live or file stream) and ``edge-deblur deblur`` (images, folders, videos).
+
+Both are thin: they check the outputs first, then call ``runtime`` (imported inside the commands,
+so ``edge-deblur --help`` stays light). No TensorFlow is involved: this is what runs on the board.
+"""
 
 from __future__ import annotations
+
+import enum
+import json
+from pathlib import Path
 
 import typer
 
 from edge_deblur.cli._common import ErrorHandlingGroup
 
 app = typer.Typer(cls=ErrorHandlingGroup)
+
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv")
+
+
+class DeviceChoice(str, enum.Enum):
+    cpu = "cpu"
+    edgetpu = "edgetpu"
+
+
+MODEL_HELP = "A .tflite file or a bundled model name ('default' = the recommended one)."
+
+
+def _progress_sink(total: int | None, label: str):
+    """A sink that advances a rich progress bar on stderr (frames written / total)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from runtime.sinks import Sink
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+    class ProgressSink(Sink):
+        def __init__(self) -> None:
+            progress.start()
+            self.task = progress.add_task(label, total=total)
+
+        def write(self, original, deblurred) -> None:
+            progress.advance(self.task)
+
+        def close(self, ok: bool = True) -> None:
+            progress.stop()
+
+    return ProgressSink()
+
+
+def _write_stats(path: Path, stats: dict, force: bool) -> None:
+    from runtime.io import atomic_write
+
+    atomic_write(path, json.dumps(stats, indent=2) + "\n", force=force)
+
+
+@app.command("run")
+def run(
+    source: str = typer.Option(
+        ...,
+        "--source",
+        help="Camera index (0), /dev/videoN, video file, image file or folder, rtsp:// or "
+        "http:// URL, GStreamer pipeline ('... ! appsink') or 'picamera2'.",
+    ),
+    model: str = typer.Option("default", "--model", help=MODEL_HELP),
+    output: Path | None = typer.Option(
+        None, "--output", help="Video file (.mp4/.avi/.mkv/.mov, input fps and size) or folder."
+    ),
+    show: bool = typer.Option(False, "--show", help="Show original | deblurred in a window."),
+    serve: str | None = typer.Option(
+        None,
+        "--serve",
+        metavar="HOST:PORT",
+        help="Serve a live page (MJPEG, split view, stats); binds 127.0.0.1 unless HOST is given.",
+    ),
+    threads: int = typer.Option(2, "--threads", min=1, help="Interpreter CPU threads."),
+    device: DeviceChoice = typer.Option(DeviceChoice.cpu, "--device", help="cpu or edgetpu."),
+    max_frames: int | None = typer.Option(
+        None, "--max-frames", min=1, help="Stop after this many frames."
+    ),
+    stats: Path | None = typer.Option(
+        None, "--stats", help="Write frames/dropped/fps/latency/stage timings as JSON here."
+    ),
+    roi: str | None = typer.Option(
+        None, "--roi", metavar="X,Y,W,H", help="Deblur only this region (pixels)."
+    ),
+    scale: float = typer.Option(
+        1.0, "--scale", help="Run the model at this fraction of the resolution (0.05-1)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
+) -> None:
+    """Deblur a camera or file stream: capture, inference and output run concurrently."""
+    from runtime.engine import Engine
+    from runtime.errors import InputError, expected
+    from runtime.io import check_output
+    from runtime.pipeline import Pipeline, StreamOptions, parse_roi
+    from runtime.sinks import WindowSink, open_output
+    from runtime.sources import open_source
+    from runtime.stats import StreamStats
+
+    options = StreamOptions(roi=parse_roi(roi), scale=scale, max_frames=max_frames)
+    if stats is not None:
+        if stats.suffix.lower() != ".json":
+            raise InputError(expected("--stats", "a .json path", str(stats)))
+        check_output(stats, force=force)
+    if output is not None and output.suffix:
+        check_output(output, force=force)
+    engine = Engine(model, threads=threads, device=device.value)
+    src = open_source(source)
+    sinks = []
+    try:
+        if output is not None:
+            sinks.append(open_output(output, src.fps, force=force))
+        if show:
+            sinks.append(WindowSink())
+        stream_stats = StreamStats()
+        if serve is not None:
+            from runtime.serve import LiveView, parse_host_port
+
+            host, port = parse_host_port(serve)
+            view = LiveView(
+                host,
+                port,
+                stats_fn=lambda: {**stream_stats.to_dict(), "model": engine.path.name},
+            )
+            sinks.append(view)
+            typer.echo(f"live view: {view.url}", err=True)
+        total = max_frames
+        if not src.live and src.frame_count:
+            total = min(src.frame_count, max_frames) if max_frames else src.frame_count
+        if not show:
+            sinks.append(_progress_sink(total, f"deblurring {Path(source).name or source}"))
+    except BaseException:
+        for s in sinks:
+            s.close(ok=False)
+        src.close()
+        raise
+    pipeline = Pipeline(src, engine, sinks, options, stats=stream_stats)
+    result = pipeline.run()
+    summary = result.to_dict()
+    if stats is not None:
+        _write_stats(stats, summary, force)
+    note = " (stopped by signal)" if pipeline.interrupted else ""
+    typer.echo(f"{result.summary()}{note}", err=True)
+    if output is not None:
+        typer.echo(f"wrote {output}", err=True)
+
+
+def _is_video(p: Path) -> bool:
+    return p.suffix.lower() in VIDEO_SUFFIXES
+
+
+@app.command("deblur")
+def deblur(
+    inputs: list[Path] = typer.Argument(
+        ..., exists=True, help="Images, folders of images, or video files."
+    ),
+    out: Path = typer.Option(
+        ..., "-o", "--output", help="Output image/video file (one input) or folder."
+    ),
+    model: str = typer.Option("default", "--model", help=MODEL_HELP),
+    threads: int = typer.Option(2, "--threads", min=1, help="Interpreter CPU threads."),
+    device: DeviceChoice = typer.Option(DeviceChoice.cpu, "--device", help="cpu or edgetpu."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
+) -> None:
+    """Deblur images, folders of images and videos (every frame, at the input size)."""
+    from runtime.engine import Engine
+    from runtime.errors import InputError, expected
+    from runtime.io import IMAGE_SUFFIXES, check_output, list_images
+
+    jobs: list[tuple[Path, Path]] = []
+    single = len(inputs) == 1 and inputs[0].is_file()
+    if single and out.suffix:
+        src = inputs[0]
+        want = VIDEO_SUFFIXES if _is_video(src) else IMAGE_SUFFIXES
+        if out.suffix.lower() not in want:
+            kind = "video" if _is_video(src) else "image"
+            raise InputError(
+                expected("-o", f"a {kind} file ({', '.join(want)}) or a folder", str(out))
+            )
+        jobs.append((src, out))
+    else:
+        if out.exists() and not out.is_dir():
+            raise InputError(expected("-o", "a folder for several inputs", str(out)))
+        for item in inputs:
+            files = list_images(item) if item.is_dir() else [item]
+            if item.is_dir() and not files:
+                raise InputError(expected("input", "a folder with images", str(item)))
+            for f in files:
+                suffix = ".avi" if f.suffix.lower() in (".webm", ".wmv", ".mpg", ".mpeg") else ""
+                jobs.append((f, out / (f.stem + (suffix or f.suffix))))
+    seen: dict[Path, Path] = {}
+    for src, dst in jobs:
+        if dst in seen:
+            raise InputError(
+                expected("inputs", "distinct file names", f"{seen[dst]} and {src} -> {dst}")
+            )
+        seen[dst] = src
+        check_output(dst, force=force)
+    engine = Engine(model, threads=threads, device=device.value)
+    corrupt = 0
+    for src, dst in jobs:
+        if _is_video(src):
+            corrupt += _deblur_video(engine, src, dst, force)
+        else:
+            corrupt += _deblur_image(engine, src, dst, force)
+    msg = f"wrote {len(jobs) - corrupt} file(s) to {out}"
+    if corrupt:
+        msg += f"; skipped {corrupt} unreadable"
+    typer.echo(msg, err=True)
+
+
+def _deblur_image(engine, src: Path, dst: Path, force: bool) -> int:
+    from runtime.errors import InputError
+    from runtime.io import read_image, write_image
+
+    try:
+        rgb = read_image(src)
+    except InputError as e:
+        typer.echo(f"edge-deblur: warning: skipped {e}", err=True)
+        return 1
+    write_image(dst, engine.process(rgb), force=force)
+    return 0
+
+
+def _deblur_video(engine, src: Path, dst: Path, force: bool) -> int:
+    from runtime.pipeline import Pipeline
+    from runtime.sinks import VideoSink
+    from runtime.sources import open_source
+
+    source = open_source(str(src))
+    if source.live:
+        source.close()
+        from runtime.errors import InputError, expected
+
+        raise InputError(expected("input", "a video file", str(src)))
+    sinks = [VideoSink(dst, source.fps, force=force)]
+    sinks.append(_progress_sink(source.frame_count, src.name))
+    stats = Pipeline(source, engine, sinks).run()
+    if stats.corrupt:
+        typer.echo(
+            f"edge-deblur: warning: {src}: skipped {stats.corrupt} corrupt frame(s)", err=True
+        )
+    return 0
