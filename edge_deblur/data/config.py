@@ -29,6 +29,7 @@ class KernelFamily(str, enum.Enum):
     TRAJECTORY = "trajectory"  # Boracchi & Foi 2012 random camera-shake trajectories
     GYRO = "gyro"  # uniform kernels integrated from real gyroscope logs
     ROTATION = "rotation"  # non-uniform blur: a camera rotation path including in-plane roll
+    DEPTH = "depth"  # non-uniform blur: camera translation over a scene whose depth varies
     FILE = "file"  # measured kernels loaded from PNG / NPY / MAT files
     DEFOCUS = "defocus"  # anti-aliased disk
     GAUSSIAN = "gaussian"  # anisotropic Gaussian (mild optical blur)
@@ -95,17 +96,19 @@ class BlurConfig:
     """
 
     kernel_size: int = 31  # odd; largest blur extent in pixels (trajectories are scaled to fit)
-    trajectory: float = 0.35
+    trajectory: float = 0.3
     gyro: float = 0.2
     rotation: float = 0.2
+    depth: float = 0.1
     file: float = 0.05
-    defocus: float = 0.1
-    gaussian: float = 0.1
+    defocus: float = 0.08
+    gaussian: float = 0.07
     kernel_dirs: tuple[Path, ...] = ()  # folders of measured kernels (.png, .npy, .mat)
     gyro_dirs: tuple[Path, ...] = ()  # folders with */gyro.txt logs (Lai et al. 2016 format)
     exposure_s: tuple[float, float] = (0.02, 0.2)  # exposure window cut from the gyro logs
     focal_px: tuple[float, float] = (300.0, 1500.0)  # focal length projecting rotation to pixels
     max_roll_deg: float = 3.0  # synthetic rotation paths: largest in-plane roll over the exposure
+    moving_object: float = 0.15  # probability that a region moves on its own (second kernel)
     noise: float = 0.8  # probability of Poisson-Gaussian sensor noise
     shot_noise: tuple[float, float] = (1e-4, 1e-2)  # Poisson gain a (variance a * x, linear light)
     read_noise: tuple[float, float] = (1e-3, 1.5e-2)  # Gaussian read-noise sigma b (linear light)
@@ -157,7 +160,7 @@ class BlurConfig:
         _check_range("read_noise", self.read_noise, 0.0, 1.0)
         _check_range("jpeg_quality", self.jpeg_quality, 1.0, 100.0)
         _check_range("highlight_gain", self.highlight_gain, 1.0)
-        for name in ("noise", "jpeg", "highlights"):
+        for name in ("noise", "jpeg", "highlights", "moving_object"):
             _check_prob(name, getattr(self, name))
         if not isinstance(self.max_roll_deg, (int, float)) or not 0 <= self.max_roll_deg <= 45:
             raise InputError(expected("max_roll_deg", "degrees in [0, 45]", self.max_roll_deg))

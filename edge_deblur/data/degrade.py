@@ -86,6 +86,63 @@ def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
+def depth_blur(rng: np.random.Generator, lin: np.ndarray, size: int, levels: int = 4) -> np.ndarray:
+    """Camera translation in front of a slanted scene: blur length varies smoothly across the crop.
+
+    Under translation a point's blur scales with its inverse depth. A random planar inverse-depth
+    map (e.g. near ground at the bottom, far wall at the top) sets a per-pixel scale of one
+    camera-shake path, from [0.05, 0.4] on the far side of the crop to 1 on the near side; the
+    image is blurred with the path at ``levels`` scales and the results are blended linearly
+    between the two nearest scales at each pixel.
+    """
+    h, w = lin.shape[:2]
+    path = kmod.camera_shake_path(rng, (size - 3) * rng.uniform(0.6, 1.5))
+    near, far = 1.0, rng.uniform(0.05, 0.4)
+    angle = rng.uniform(0, 2 * np.pi)
+    ca, sa = np.cos(angle), np.sin(angle)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    # t runs from -1 to 1 across the crop along the slant direction.
+    t = (ca * (xx - w / 2) + sa * (yy - h / 2)) / (0.5 * (abs(ca) * w + abs(sa) * h))
+    scale = far + (near - far) * np.clip(0.5 + 0.5 * t, 0.0, 1.0)  # [far, near]
+    scales = np.linspace(far, near, levels)
+    pos = (scale - far) / (near - far) * (levels - 1)  # fractional level index per pixel
+    out = np.zeros_like(lin)
+    for i, s in enumerate(scales):
+        wgt = np.clip(1.0 - np.abs(pos - i), 0.0, None)[..., None]
+        if float(wgt.max()) > 0:
+            out += wgt * convolve(lin, kmod.rasterize_path(path * s, size))
+    return out
+
+
+def moving_object(
+    rng: np.random.Generator, lin: np.ndarray, blurred: np.ndarray, size: int, margin: int
+) -> np.ndarray:
+    """Composite a region that moves on its own over the camera-blurred crop.
+
+    A soft ellipse ``a`` of the sharp crop (the "object", 15-45% of the crop wide) is smeared by
+    its own near-straight motion kernel ``k`` and laid over the rest:
+    ``k * (a I) + (1 - k * a) B``, so its edges blend into the background as real occlusion blur
+    does. The object's camera shake is ignored (its own motion dominates). Its mean position is
+    where the sharp target shows it.
+    """
+    import cv2
+
+    h, w = lin.shape[:2]
+    inner_h, inner_w = h - 2 * margin, w - 2 * margin
+    cy = margin + rng.uniform(0.2, 0.8) * inner_h
+    cx = margin + rng.uniform(0.2, 0.8) * inner_w
+    ax = max(3, int(rng.uniform(0.15, 0.45) * inner_w / 2))
+    ay = max(3, int(rng.uniform(0.15, 0.45) * inner_h / 2))
+    mask = np.zeros((h, w), np.float32)
+    cv2.ellipse(mask, (int(cx), int(cy)), (ax, ay), rng.uniform(0, 180), 0, 360, 1.0, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), 1.0)
+    path = kmod.camera_shake_path(rng, (size - 3) * rng.uniform(0.4, 1.0), expl=0.002)
+    k = kmod.rasterize_path(path, size)
+    obj = convolve(np.ascontiguousarray(lin * mask[..., None]), k)
+    cover = convolve(mask, k)[..., None]
+    return obj + (1.0 - cover) * blurred
+
+
 @dataclass
 class Degrader:
     """Turns sharp crops into (blurred, sharp) training pairs according to a :class:`BlurConfig`.
@@ -126,7 +183,7 @@ class Degrader:
             return kmod.random_defocus(rng, size)
         if family is KernelFamily.GAUSSIAN:
             return kmod.random_gaussian(rng, size)
-        raise ValueError(f"no single kernel for family {family}")
+        raise ValueError(f"no single kernel for family {family}")  # ROTATION and DEPTH
 
     def blur(
         self,
@@ -137,6 +194,8 @@ class Degrader:
     ) -> np.ndarray:
         """Blur a linear-light crop (margin included) with a random member of a family."""
         family = family or self.sample_family(rng)
+        if family is KernelFamily.DEPTH:
+            return depth_blur(rng, lin, self.config.kernel_size)
         if family is not KernelFamily.ROTATION:
             return convolve(lin, self.sample_kernel(rng, family))
         cfg = self.config
@@ -170,7 +229,10 @@ class Degrader:
         lin = srgb_to_linear(x) if cfg.linear_light else x
         if rng.uniform() < cfg.highlights:
             lin = boost_highlights(lin, rng.uniform(*cfg.highlight_gain))
-        blurred = self.blur(rng, np.ascontiguousarray(lin), principal, family)
+        lin = np.ascontiguousarray(lin)
+        blurred = self.blur(rng, lin, principal, family)
+        if rng.uniform() < cfg.moving_object:
+            blurred = moving_object(rng, lin, blurred, cfg.kernel_size, m)
         blurred, lin = blurred[m : h - m, m : w - m], lin[m : h - m, m : w - m]
         if rng.uniform() < cfg.noise:
             shot = _log_uniform(rng, *cfg.shot_noise)

@@ -11,8 +11,8 @@ from edge_deblur.data import BlurConfig, KernelFamily
 from edge_deblur.data import degrade as D
 from runtime.errors import InputError
 
-ONLY = dict.fromkeys(("trajectory", "gyro", "rotation", "file", "defocus", "gaussian"), 0.0)
-CLEAN = {"noise": 0.0, "jpeg": 0.0, "highlights": 0.0}
+ONLY = {f.value: 0.0 for f in KernelFamily}
+CLEAN = {"noise": 0.0, "jpeg": 0.0, "highlights": 0.0, "moving_object": 0.0}
 
 
 def write_gyro_log(folder: Path, omega: tuple[float, float, float], n: int = 50) -> Path:
@@ -81,7 +81,8 @@ def test_highlight_boost_only_touches_bright_pixels() -> None:
 def test_saturated_highlights_leave_brighter_streaks(tmp_path: Path) -> None:
     img = np.full((48, 48, 3), 20, np.uint8)
     img[22:26, 22:26] = 255
-    base = {**ONLY, "file": 1.0, "noise": 0.0, "jpeg": 0.0, "kernel_size": 7}
+    base = {**ONLY, **CLEAN, "file": 1.0, "kernel_size": 7}
+    del base["highlights"]
     kd = (_box_kernel_dir(tmp_path),)
     dull = D.Degrader(BlurConfig(**base, highlights=0.0, kernel_dirs=kd))
     hot = D.Degrader(BlurConfig(**base, highlights=1.0, highlight_gain=(5.0, 5.0), kernel_dirs=kd))
@@ -121,6 +122,35 @@ def test_every_family_blurs_deterministically(tmp_path: Path, family: KernelFami
     # Blur smooths random texture: lower high-frequency energy than the target.
     hf = lambda a: np.abs(np.diff(a.astype(float), axis=1)).mean()  # noqa: E731
     assert hf(b1) < 0.9 * hf(s1)
+
+
+def test_depth_blur_length_varies_across_the_crop() -> None:
+    # A grid of bright dots: each dot's spread (RMS radius of its blurred spot) is the local blur.
+    img = np.zeros((120, 120, 3), np.float32)
+    centres = [(12 + 32 * i, 12 + 32 * j) for i in range(4) for j in range(4)]
+    for y, x in centres:
+        img[y, x] = 1.0
+    yy, xx = np.mgrid[-12:13, -12:13]
+    for seed in range(4):
+        out = D.depth_blur(np.random.default_rng(seed), img, 21)[..., 0]
+        spreads = []
+        for y, x in centres:
+            win = np.pad(out, 12)[y : y + 25, x : x + 25]
+            wgt = win / win.sum()
+            my, mx = (wgt * yy).sum(), (wgt * xx).sum()
+            spreads.append(np.sqrt((wgt * ((yy - my) ** 2 + (xx - mx) ** 2)).sum()))
+        assert max(spreads) > 1.4 * min(spreads)
+
+
+def test_moving_object_smears_only_its_region() -> None:
+    rng = np.random.default_rng(0)
+    img = rng.uniform(0, 1, (80, 80, 3)).astype(np.float32)
+    out = D.moving_object(np.random.default_rng(1), img, img.copy(), 15, margin=8)
+    changed = np.abs(out - img).mean(axis=2) > 1e-3
+    assert 0.02 < changed.mean() < 0.6
+    # Away from the object the (here unblurred) background is untouched.
+    ys, xs = np.nonzero(changed)
+    assert not changed[: max(0, ys.min() - 1)].any() and not changed[ys.max() + 2 :].any()
 
 
 def test_family_draws_follow_the_weights() -> None:
