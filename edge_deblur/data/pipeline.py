@@ -311,17 +311,26 @@ def build_train_dataset(
     holdout: float = DEFAULT_HOLDOUT,
     uniform_share: float = DEFAULT_UNIFORM_SHARE,
     energy_power: float = DEFAULT_ENERGY_POWER,
+    start_step: int = 0,
 ) -> tf.data.Dataset:
     """An infinite dataset of ``(blurred, sharp)`` float32 ``[batch, patch, patch, 3]`` in [0, 1].
 
     Deterministic for ``seed``. Held-out images (``holdout`` of each source, see
     :func:`split_holdout`) are excluded. ``uniform_share`` of the pair crops are uniform, the
-    rest weighted by blur energy to the power ``energy_power``.
+    rest weighted by blur energy to the power ``energy_power``. ``start_step`` skips that many
+    batches at no cost (patch ``i`` depends only on the seed and ``i``), so a resumed run
+    continues exactly the stream an uninterrupted run would have seen (same ``batch``).
     """
     from edge_deblur._keras import tf
 
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise InputError(expected("batch", "an integer >= 1", batch))
+    if (
+        isinstance(start_step, bool)
+        or not isinstance(start_step, (int, np.integer))
+        or start_step < 0
+    ):
+        raise InputError(expected("start_step", "an integer >= 0", start_step))
     if not 0.0 <= uniform_share <= 1.0:
         raise InputError(expected("uniform_share", "a share in [0, 1]", uniform_share))
     loaded, weights, degrader = _prepare(sources, patch, seed, blur, holdout, "train", energy_power)
@@ -341,7 +350,7 @@ def build_train_dataset(
     def _to_float(b, s):
         return tf.cast(b, tf.float32) / 255.0, tf.cast(s, tf.float32) / 255.0
 
-    ds = tf.data.Dataset.counter(start=0, dtype=tf.int64)
+    ds = tf.data.Dataset.counter(start=int(start_step) * batch, dtype=tf.int64)
     ds = ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(batch, drop_remainder=True).map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

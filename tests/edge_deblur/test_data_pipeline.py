@@ -90,6 +90,16 @@ def test_train_stream_is_deterministic_for_a_seed_and_differs_across_seeds(photo
     assert not np.array_equal(a[0][1], c[0][1])
 
 
+def test_start_step_resumes_the_exact_stream(photos: Path) -> None:
+    src = [DataSource("synthetic", photos)]
+    full = _first(build_train_dataset(src, 24, 3, seed=1, blur=FAST), 3)
+    resumed = _first(build_train_dataset(src, 24, 3, seed=1, blur=FAST, start_step=2), 1)
+    np.testing.assert_array_equal(resumed[0][0], full[2][0])
+    np.testing.assert_array_equal(resumed[0][1], full[2][1])
+    with pytest.raises(InputError, match="start_step"):
+        build_train_dataset(src, 24, 3, seed=1, start_step=-1)
+
+
 def test_pair_crops_favour_the_blurred_region(pairs: Path) -> None:
     ds = build_train_dataset(
         [DataSource("pairs", pairs)], patch=32, batch=32, seed=0, uniform_share=0.0, holdout=0.0
