@@ -313,7 +313,6 @@ def convert(
     # The fp32 conversion of the untouched source: the size reference (same input shape) and,
     # at a static shape, the MAC count per pixel.
     fp32_same = run_mode(QuantMode.FP32, ModeJob(model=src.model, input_shape=shape))
-    fp32_size, fp32_gz = len(fp32_same), gzip_size(fp32_same)
     ref_shape = (1, val_size[0], val_size[1], 3)
     ref = (
         fp32_same
@@ -323,6 +322,9 @@ def convert(
     mpp = inspect_model(ref).macs_per_pixel()
     meta = _metadata(src, cfg, size, sparsity, round(mpp, 1) if mpp else None)
     data = write_metadata(data, meta)
+    # Compare like with like: the fp32 reference carries the same metadata entry.
+    fp32_file = write_metadata(fp32_same, dict(meta, quant="fp32", io_dtype="float32"))
+    fp32_size, fp32_gz = len(fp32_file), gzip_size(fp32_file)
     times["convert"] = time.perf_counter() - t
 
     step("validating against the Keras model")

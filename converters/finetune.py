@@ -42,15 +42,23 @@ def fit_distill(
     seed: int,
     callbacks: list | None = None,
 ) -> list[float]:
-    """Run ``steps`` optimizer steps on random batches of ``tiles``; returns the loss per step."""
+    """Run at least ``steps`` optimizer steps on random batches of ``tiles``.
+
+    The steps are split into up to 10 epochs so the returned curve (mean loss per epoch) shows
+    whether fine-tuning converged; the total is ``steps`` rounded up to a multiple of the epochs.
+    """
     from edge_deblur._keras import keras, tf
 
     x = tiles.as_float()
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(x), size=(steps, batch_size))
+    epochs = max(1, min(steps, 10))
+    per_epoch = -(-steps // epochs)
+    idx = rng.integers(0, len(x), size=(epochs * per_epoch, batch_size))
+
+    rows = iter(idx)  # shared: a generator restarted per epoch continues where it stopped
 
     def gen():
-        for row in idx:
+        for row in rows:
             yield x[row], targets[row]
 
     h, w = x.shape[1:3]
@@ -62,5 +70,7 @@ def fit_distill(
         ),
     )
     student.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mae")
-    hist = student.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=callbacks or [])
+    hist = student.fit(
+        ds, epochs=epochs, steps_per_epoch=per_epoch, verbose=0, callbacks=callbacks or []
+    )
     return [float(v) for v in hist.history.get("loss", [])]

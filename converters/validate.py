@@ -85,46 +85,30 @@ def keras_outputs(model: Any, tiles: TileSet, batch: int = 4) -> np.ndarray:
     return to_uint8(np.concatenate(outs))
 
 
-def _quantize_in(tile: np.ndarray, detail: dict) -> np.ndarray:
-    """One RGB8 tile to the input tensor's dtype, from its own scale and zero point."""
-    x = tile.astype(np.float32) / np.float32(255.0)
-    dtype = detail["dtype"]
-    if np.issubdtype(dtype, np.floating):
-        return x.astype(dtype)[None]
-    scale, zero = detail["quantization"]
-    info = np.iinfo(dtype)
-    q = np.round(x / scale + zero)
-    return np.clip(q, info.min, info.max).astype(dtype)[None]
-
-
-def _dequantize_out(y: np.ndarray, detail: dict) -> np.ndarray:
-    if np.issubdtype(y.dtype, np.floating):
-        return y.astype(np.float32)
-    scale, zero = detail["quantization"]
-    return (y.astype(np.float32) - zero) * np.float32(scale)
-
-
 def tflite_outputs(data: bytes, tiles: TileSet, threads: int = 2) -> np.ndarray:
-    """Run the flatbuffer ``data`` on every tile with LiteRT; 8-bit outputs.
+    """Run the flatbuffer ``data`` on every tile with the runtime's interpreter; 8-bit outputs.
 
+    Pixels go in and come out through ``runtime.quant`` (the tensors' own scale and zero point).
     Dynamic-size models are resized to the tile; fixed-size ones must match it.
     """
-    from ai_edge_litert.interpreter import Interpreter
+    from runtime.interpreter import load_interpreter
+    from runtime.quant import codecs_for
 
-    it = Interpreter(model_content=data, num_threads=threads)
+    it = load_interpreter(data, threads=threads)
     inp = it.get_input_details()[0]
     h, w = tiles.inputs.shape[1:3]
     if list(inp["shape"][1:3]) != [h, w]:
         it.resize_tensor_input(inp["index"], [1, h, w, 3])
-    it.allocate_tensors()
-    inp = it.get_input_details()[0]
+        it.allocate_tensors()
+        inp = it.get_input_details()[0]
     out = it.get_output_details()[0]
+    enc, dec = codecs_for(inp, out)
     res = []
     for tile in tiles.inputs:
-        it.set_tensor(inp["index"], _quantize_in(tile, inp))
+        it.set_tensor(inp["index"], np.ascontiguousarray(enc.encode(tile)[None]))
         it.invoke()
-        res.append(_dequantize_out(it.get_tensor(out["index"]), out)[0])
-    return to_uint8(np.stack(res))
+        res.append(dec.decode(it.get_tensor(out["index"])[0]))
+    return np.stack(res).astype(np.uint8)
 
 
 def validate(

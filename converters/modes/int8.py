@@ -43,15 +43,14 @@ def convert(job: ModeJob) -> bytes:
 
 
 def float_tensors_inside(data: bytes) -> list[str]:
-    """Names of float tensors other than the model's own input/output tensors (if float I/O)."""
-    from ai_edge_litert.interpreter import Interpreter
+    """Names of float tensors any operator reads or writes, other than the model's own I/O."""
+    from runtime.model_file import inspect_model
 
-    it = Interpreter(model_content=data, num_threads=1)
-    io_idx = {d["index"] for d in it.get_input_details() + it.get_output_details()}
-    out = []
-    for d in it.get_tensor_details():
-        if d["index"] in io_idx:
-            continue
-        if d["dtype"].__name__.startswith("float"):
-            out.append(d["name"])
-    return out
+    info = inspect_model(data)
+    io_idx = {t.index for t in info.inputs + info.outputs}
+    names = []
+    for op in info.operators:
+        for t in op.inputs + op.outputs:
+            if t.index not in io_idx and t.dtype.startswith("float") and t.name not in names:
+                names.append(t.name)
+    return names

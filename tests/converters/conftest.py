@@ -69,3 +69,9 @@ def run_dir(tmp_path_factory) -> Path:
 def tiny():
     """The factory :func:`build_tiny` (tests call it for a fresh model)."""
     return build_tiny
+
+
+@pytest.fixture(scope="session")
+def pairs_factory():
+    """The factory :func:`make_pairs`."""
+    return make_pairs
