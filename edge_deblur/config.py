@@ -43,6 +43,7 @@ class OptimizerKind(str, Enum):
 
 
 class PixelLoss(str, Enum):
+    mse = "mse"
     l1 = "l1"
     charbonnier = "charbonnier"
 
@@ -88,6 +89,9 @@ class TrainConfig:
     data: tuple[str, ...] = ()  # folders of sharp photos, blurred synthetically on the fly
     pairs: tuple[str, ...] = ()  # GoPro-layout folders: DIR/blur/*.png, DIR/sharp/*.png
     pairs_weight: float = 1.0  # sampling weight of the real pairs against the synthetic sources
+    gyro: tuple[str, ...] = ()  # folders of gyroscope logs for gyro-driven synthetic blur
+    kernels: tuple[str, ...] = ()  # folders of measured blur kernels (PNG/NPY/MAT)
+    blur: dict[str, Any] | None = None  # BlurConfig overrides (edge_deblur.data), e.g. weights
     steps: int = 20000
     batch: int = 8
     patch: int = 128
@@ -99,7 +103,7 @@ class TrainConfig:
     weight_decay: float = 1e-4  # AdamW only; biases are excluded
     clip_norm: float = 1.0  # global gradient-norm clip; 0 turns it off
     ema: float = 0.999  # decay of the exponential moving average of weights; 0 turns it off
-    pixel_loss: PixelLoss = PixelLoss.charbonnier
+    pixel_loss: PixelLoss = PixelLoss.mse  # MSE optimises PSNR and cannot pull to identity
     pixel_weight: float = 1.0
     fft_weight: float = 0.1
     edge_weight: float = 0.5
@@ -125,11 +129,18 @@ class TrainConfig:
         put("pixel_loss", _enum(PixelLoss, "pixel_loss", self.pixel_loss))
         put("adv_loss", _enum(AdvLoss, "adv_loss", self.adv_loss))
         put("strategy", _enum(Strategy, "strategy", self.strategy))
-        for name in ("data", "pairs"):
+        for name in ("data", "pairs", "gyro", "kernels"):
             value = getattr(self, name)
             if isinstance(value, (str, os.PathLike)):
                 value = (value,)
             put(name, tuple(str(v) for v in value or ()))
+        if self.blur is not None:
+            if not isinstance(self.blur, dict):
+                raise InputError(expected("blur", "a mapping of BlurConfig fields", self.blur))
+            from edge_deblur.data.config import BlurConfig
+
+            BlurConfig.from_dict(self.blur)  # raises InputError on unknown keys or bad values
+            put("blur", dict(self.blur))
         if not self.data and not self.pairs:
             raise InputError(
                 expected("data", "at least one --data or --pairs folder", "none", None)

@@ -107,4 +107,14 @@ def build_cnn(
         name="correction",
     )(x)
     out = _bounded_sum(inp, correction)
-    return keras.Model(inp, out, name=name)
+    model = keras.Model(inp, out, name=name)
+    _center_head(model.get_layer("head_conv"))
+    return model
+
+
+def _center_head(conv) -> None:
+    """Set the first conv's bias to ``-0.5 * sum(kernel)`` per channel: the same as feeding it
+    ``image - 0.5``. Inputs in [0, 1] are all positive, so without this every channel whose
+    weights sum negative starts dead on flat regions (issue 6 saw all ReLUs die)."""
+    kernel = conv.kernel.numpy()
+    conv.bias.assign(-0.5 * kernel.sum(axis=(0, 1, 2)))
