@@ -37,7 +37,8 @@ class Sink(ABC):
 
 
 class VideoSink(Sink):
-    """A video file at the input fps and size (.mp4/.mov/.mkv: mp4v, .avi: MJPG)."""
+    """A video file at the input fps and size (.mp4/.mov/.mkv: mp4v, even sizes only;
+    .avi: MJPEG at quality 95, any size)."""
 
     def __init__(self, path: str | os.PathLike, fps: float | None, force: bool = False) -> None:
         self.path = Path(path)
@@ -66,9 +67,25 @@ class VideoSink(Sink):
         h, w = deblurred.shape[:2]
         if self._writer is None:
             self.size = (w, h)
-            self._writer = cv2.VideoWriter(
-                str(self._tmp), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, self.size
-            )
+            fourcc = cv2.VideoWriter_fourcc(*self.fourcc)
+            if self.fourcc == "MJPG":
+                # OpenCV's own MJPEG/AVI writer keeps any frame size; FFmpeg's rounds odd sizes
+                # down to even ones.
+                self._writer = cv2.VideoWriter(
+                    str(self._tmp), cv2.CAP_OPENCV_MJPEG, fourcc, self.fps, self.size
+                )
+                self._writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
+            else:
+                if w % 2 or h % 2:
+                    raise InputError(
+                        expected(
+                            f"--output {str(self.path)!r}",
+                            f"even frame sizes for {self.fourcc} video",
+                            f"{w}x{h}",
+                            "use an .avi output (MJPEG keeps any size)",
+                        )
+                    )
+                self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, self.size)
             if not self._writer.isOpened():
                 raise InputError(
                     f"--output {str(self.path)!r}: OpenCV cannot write {self.fourcc} video "

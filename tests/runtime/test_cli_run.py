@@ -1,0 +1,154 @@
+"""``edge-deblur run`` and ``edge-deblur deblur`` through typer's CliRunner."""
+
+from __future__ import annotations
+
+import ctypes.util
+import json
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edge_deblur.cli.main import app
+from runtime.io import read_image, write_image
+from runtime.sources import open_source
+
+runner = CliRunner()
+
+
+def _video(path, n=9, h=31, w=45):
+    vw = cv2.VideoWriter(
+        str(path), cv2.CAP_OPENCV_MJPEG, cv2.VideoWriter_fourcc(*"MJPG"), 15, (w, h)
+    )
+    for i in range(n):
+        vw.write(np.full((h, w, 3), 10 + 20 * i, np.uint8))
+    vw.release()
+
+
+def _count(path) -> tuple[int, tuple]:
+    src = open_source(path)
+    frames = []
+    while (f := src.read()) is not None:
+        frames.append(f)
+    return len(frames), frames[0].shape
+
+
+def test_run_file_source_writes_every_frame_and_stats(tmp_path, uint8_model):
+    src, out, stats = tmp_path / "in put.avi", tmp_path / "o u t.avi", tmp_path / "s t.json"
+    _video(src)
+    r = runner.invoke(
+        app,
+        [
+            "run",
+            "--source",
+            str(src),
+            "--model",
+            str(uint8_model),
+            "--output",
+            str(out),
+            "--stats",
+            str(stats),
+            "--threads",
+            "2",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert _count(out) == (9, (31, 45, 3))
+    d = json.loads(stats.read_text())
+    assert d["frames"] == 9 and d["dropped"] == 0 and d["fps"] > 0
+    assert d["invoke_ms"]["mean"] > 0 and set(d["stages_ms"]) >= {"capture", "invoke", "sink"}
+
+
+def test_run_refuses_to_overwrite_without_force(tmp_path, uint8_model):
+    src, out = tmp_path / "in.avi", tmp_path / "out.avi"
+    _video(src)
+    out.write_bytes(b"keep me")
+    args = ["run", "--source", str(src), "--model", str(uint8_model), "--output", str(out)]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2 and "already exists" in r.output and "--force" in r.output
+    assert out.read_bytes() == b"keep me"
+    r = runner.invoke(app, [*args, "--force", "--max-frames", "4"])
+    assert r.exit_code == 0, r.output
+    assert _count(out)[0] == 4
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--roi", "1,2,3"], "--roi"),
+        (["--scale", "3"], "--scale"),
+        (["--serve", "nonsense"], "--serve"),
+        (["--stats", "stats.txt"], "--stats"),
+        (["--device", "edgetpu"], "--device edgetpu"),
+    ],
+)
+def test_run_bad_options_exit_2_with_one_line(tmp_path, uint8_model, extra, message):
+    if "edgetpu" in extra and ctypes.util.find_library("edgetpu"):
+        pytest.skip("an Edge TPU runtime is installed here")
+    src = tmp_path / "in.avi"
+    _video(src, n=2)
+    r = runner.invoke(app, ["run", "--source", str(src), "--model", str(uint8_model), *extra])
+    assert r.exit_code == 2, r.output
+    err = [ln for ln in r.output.splitlines() if ln.startswith("edge-deblur: error:")]
+    assert len(err) == 1 and message in err[0]
+
+
+def test_run_with_a_non_image_model_or_missing_source_exits_2(
+    tmp_path, not_image_model, uint8_model
+):
+    src = tmp_path / "in.avi"
+    _video(src, n=2)
+    r = runner.invoke(app, ["run", "--source", str(src), "--model", str(not_image_model)])
+    assert r.exit_code == 2 and "image input" in r.output
+    r = runner.invoke(
+        app, ["run", "--source", str(tmp_path / "x.mp4"), "--model", str(uint8_model)]
+    )
+    assert r.exit_code == 2 and "--source" in r.output
+
+
+def test_deblur_images_folder_and_video(tmp_path, uint8_model):
+    folder = tmp_path / "my photos"
+    folder.mkdir()
+    write_image(
+        folder / "rgb.png", np.random.default_rng(0).integers(0, 255, (21, 34, 3), np.uint8)
+    )
+    cv2.imwrite(str(folder / "gray.png"), np.full((17, 19), 80, np.uint8))
+    cv2.imwrite(str(folder / "deep.png"), np.full((17, 19, 3), 40000, np.uint16))
+    rgba = np.full((12, 13, 4), 200, np.uint8)
+    cv2.imwrite(str(folder / "alpha.png"), rgba)
+    video = tmp_path / "clip one.avi"
+    _video(video, n=5)
+    out = tmp_path / "out dir"
+    r = runner.invoke(
+        app, ["deblur", str(folder), str(video), "-o", str(out), "--model", str(uint8_model)]
+    )
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "alpha.png",
+        "clip one.avi",
+        "deep.png",
+        "gray.png",
+        "rgb.png",
+    ]
+    assert read_image(out / "rgb.png").shape == (21, 34, 3)
+    assert read_image(out / "gray.png").shape == (17, 19, 3)
+    assert read_image(out / "alpha.png").shape == (12, 13, 3)
+    assert _count(out / "clip one.avi") == (5, (31, 45, 3))
+    # Second run: every output exists, nothing is overwritten without --force.
+    before = (out / "rgb.png").read_bytes()
+    r = runner.invoke(app, ["deblur", str(folder), "-o", str(out), "--model", str(uint8_model)])
+    assert r.exit_code == 2 and "--force" in r.output
+    assert (out / "rgb.png").read_bytes() == before
+
+
+def test_deblur_single_image_to_a_file(tmp_path, dynamic_model):
+    src, dst = tmp_path / "a b.jpg", tmp_path / "a b out.png"
+    write_image(src, np.full((23, 29, 3), 128, np.uint8))
+    r = runner.invoke(app, ["deblur", str(src), "-o", str(dst), "--model", str(dynamic_model)])
+    assert r.exit_code == 0, r.output
+    assert read_image(dst).shape == (23, 29, 3)
+    r = runner.invoke(
+        app, ["deblur", str(src), "-o", str(tmp_path / "x.mp4"), "--model", str(dynamic_model)]
+    )
+    assert r.exit_code == 2 and "image file" in r.output
