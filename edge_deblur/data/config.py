@@ -106,7 +106,7 @@ class BlurConfig:
     kernel_dirs: tuple[Path, ...] = ()  # folders of measured kernels (.png, .npy, .mat)
     gyro_dirs: tuple[Path, ...] = ()  # folders with */gyro.txt logs (Lai et al. 2016 format)
     exposure_s: tuple[float, float] = (0.02, 0.2)  # exposure window cut from the gyro logs
-    focal_px: tuple[float, float] = (300.0, 1500.0)  # focal length projecting rotation to pixels
+    focal_px: tuple[float, float] = (200.0, 1000.0)  # focal length projecting rotation to pixels
     max_roll_deg: float = 3.0  # synthetic rotation paths: largest in-plane roll over the exposure
     moving_object: float = 0.15  # probability that a region moves on its own (second kernel)
     noise: float = 0.8  # probability of Poisson-Gaussian sensor noise

@@ -206,7 +206,9 @@ class Degrader:
             rot[:, 2] *= rng.uniform(1.0, 4.0)
         else:
             rot = gyro_mod.synthetic_rotation_path(rng, f, cfg.kernel_size, cfg.max_roll_deg)
-        hs = gyro_mod.rotation_blur_path(rot, f, principal, lin.shape[:2], self.margin - 1)
+        # The margin bounds the blur; a random cap below it spreads strengths like the others.
+        cap = (self.margin - 1) * rng.uniform(0.4, 1.0)
+        hs = gyro_mod.rotation_blur_path(rot, f, principal, lin.shape[:2], cap)
         return gyro_mod.blur_rotation_path(lin, hs)
 
     def __call__(
