@@ -29,16 +29,36 @@ DYNAMIC_PAD_MULTIPLE = 8  # used for a dynamic model without metadata: padding m
 
 @dataclass(frozen=True)
 class FrameTimings:
-    """Where the time of the last ``process`` call went, in milliseconds.
+    """Where the time of the last frame went, in milliseconds.
 
-    ``pre``: conversion, padding, quantization and tensor copies in; ``invoke``: interpreter time of
-    all tiles together; ``post``: tensor copies out, dequantization and blending.
+    ``pre``: conversion, padding, tiling and quantization; ``invoke``: time inside the
+    interpreter's ``invoke()`` for all tiles together; ``post``: dequantization and blending.
     """
 
     pre: float
     invoke: float
     post: float
     tiles: int
+
+
+@dataclass
+class Prepared:
+    """A frame ready for the interpreter: encoded tiles ``(n, th, tw, 3)`` in the input dtype."""
+
+    height: int
+    width: int
+    tiles: np.ndarray
+    plan: tiling.TilePlan | None  # None: dynamic model, one padded tile
+    pre_ms: float
+
+
+@dataclass
+class Inferred:
+    """Raw interpreter outputs ``(n, th, tw, 3)`` for a Prepared frame."""
+
+    prepared: Prepared
+    outputs: np.ndarray
+    invoke_ms: float
 
 
 class Engine:
@@ -148,30 +168,56 @@ class Engine:
     def process(self, frame: np.ndarray) -> np.ndarray:
         """Deblur one frame: RGB uint8 (H, W, 3) in, RGB uint8 (H, W, 3) out.
 
-        Gray, RGBA, 16-bit or float frames are converted to RGB uint8 first.
+        Gray, RGBA, 16-bit or float frames are converted to RGB uint8 first. Equivalent to
+        ``finish(run(prepare(frame)))``, which the stream pipeline runs in three threads.
         """
+        return self.finish(self.run(self.prepare(frame)))
+
+    def prepare(self, frame: np.ndarray) -> Prepared:
+        """Convert, pad, tile and quantize a frame (no interpreter access: any thread)."""
         t0 = time.perf_counter_ns()
         rgb = self._as_rgb8(frame)
         h, w = rgb.shape[:2]
-        self._pre = time.perf_counter_ns() - t0
-        self._invoke = 0
-        self._post = 0
-        self._pre_tiles = 0
-        self._post_tiles = 0
         if self.input_size is None:
-            out = self._process_dynamic(rgb)
-            tiles = 1
+            m = self.pad_multiple
+            ph, pw = -(-h // m) * m, -(-w // m) * m
+            tiles = self.in_codec.encode(tiling.pad_to(rgb, ph, pw))[None]
+            plan = None
         else:
             plan = self._plan(h, w)
-            t = time.perf_counter_ns()
-            out = tiling.run_tiled(rgb, self._run_tile, plan)
-            blend = time.perf_counter_ns() - t - self._pre_tiles - self._invoke - self._post_tiles
-            self._pre += self._pre_tiles
-            self._post += self._post_tiles + max(0, blend)
-            tiles = plan.count
-        self.timings = FrameTimings(
-            pre=self._pre / 1e6, invoke=self._invoke / 1e6, post=self._post / 1e6, tiles=tiles
-        )
+            tiles = self.in_codec.encode(tiling.extract_tiles(rgb, plan))
+        tiles = np.ascontiguousarray(tiles)
+        return Prepared(h, w, tiles, plan, (time.perf_counter_ns() - t0) / 1e6)
+
+    def run(self, prepared: Prepared) -> Inferred:
+        """Invoke the interpreter on every tile (call from one thread at a time)."""
+        it = self.interpreter
+        if prepared.plan is None:
+            self._ensure_allocated(prepared.tiles.shape[1], prepared.tiles.shape[2])
+        outs = None
+        invoke_ns = 0
+        for i, tile in enumerate(prepared.tiles):
+            it.set_tensor(self._in["index"], tile[None])
+            t0 = time.perf_counter_ns()
+            it.invoke()
+            invoke_ns += time.perf_counter_ns() - t0
+            y = it.get_tensor(self._out["index"])
+            if outs is None:
+                outs = np.empty((len(prepared.tiles), *y.shape[1:]), dtype=y.dtype)
+            outs[i] = y[0]
+        return Inferred(prepared, outs, invoke_ns / 1e6)
+
+    def finish(self, inferred: Inferred) -> np.ndarray:
+        """Dequantize and blend the outputs into the RGB uint8 frame (any thread)."""
+        t0 = time.perf_counter_ns()
+        p = inferred.prepared
+        pixels = self.out_codec.decode(inferred.outputs)
+        if p.plan is None:
+            out = np.ascontiguousarray(pixels[0, : p.height, : p.width])
+        else:
+            out = tiling.blend_tiles(pixels, p.plan)
+        post = (time.perf_counter_ns() - t0) / 1e6
+        self.timings = FrameTimings(p.pre_ms, inferred.invoke_ms, post, len(p.tiles))
         return out
 
     # ------------------------------------------------------------------ internals
@@ -191,61 +237,35 @@ class Engine:
         if not isinstance(frame, np.ndarray):
             raise InputError(f"frame: expected an RGB uint8 array, got {type(frame).__name__}")
         if frame.ndim == 3 and frame.shape[2] == 4:  # RGBA in, as the docs say frames are RGB
-            return (
-                np.ascontiguousarray(frame[:, :, :3])
-                if frame.dtype == np.uint8
-                else (to_rgb8(frame[:, :, :3], name="frame", bgr=False))
-            )
+            if frame.dtype == np.uint8:
+                return np.ascontiguousarray(frame[:, :, :3])
+            return to_rgb8(frame[:, :, :3], name="frame", bgr=False)
         return to_rgb8(frame, name="frame", bgr=False)
 
     def _plan(self, h: int, w: int) -> tiling.TilePlan:
         key = (h, w)
-        if key not in self._plans:
+        plan = self._plans.get(key)
+        if plan is None:
             th, tw = self.input_size  # type: ignore[misc]
-            self._plans[key] = tiling.plan_tiles(h, w, th, tw, overlap=self._overlap)
-        return self._plans[key]
+            plan = tiling.plan_tiles(h, w, th, tw, overlap=self._overlap)
+            if len(self._plans) > 32:  # frame sizes rarely change; keep memory bounded
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan
 
-    def _invoke_once(self, x: np.ndarray) -> np.ndarray:
+    def _ensure_allocated(self, ph: int, pw: int) -> None:
+        if self._alloc_hw == (ph, pw):
+            return
         it = self.interpreter
-        it.set_tensor(self._in["index"], x[None])
-        t = time.perf_counter_ns()
-        it.invoke()
-        self._invoke += time.perf_counter_ns() - t
-        return it.get_tensor(self._out["index"])[0]
-
-    def _run_tile(self, tile: np.ndarray) -> np.ndarray:
-        t = time.perf_counter_ns()
-        x = self.in_codec.encode(np.ascontiguousarray(tile))
-        self._pre_tiles += time.perf_counter_ns() - t
-        y = self._invoke_once(x)
-        t = time.perf_counter_ns()
-        out = self.out_codec.decode(y)
-        self._post_tiles += time.perf_counter_ns() - t
-        return out
-
-    def _process_dynamic(self, rgb: np.ndarray) -> np.ndarray:
-        h, w = rgb.shape[:2]
-        t = time.perf_counter_ns()
-        m = self.pad_multiple
-        ph, pw = -(-h // m) * m, -(-w // m) * m
-        if self._alloc_hw != (ph, pw):
-            it = self.interpreter
-            it.resize_tensor_input(self._in["index"], [1, ph, pw, 3])
-            it.allocate_tensors()
-            self._in, self._out = it.get_input_details()[0], it.get_output_details()[0]
-            if [int(d) for d in self._out["shape"][1:3]] != [ph, pw]:
-                raise ModelError(
-                    f"model {str(self.path)!r}: expected the output the same size as the input "
-                    f"{[ph, pw]}, got {list(self._out['shape'][1:3])}; give a deblur model"
-                )
-            self._alloc_hw = (ph, pw)
-        x = self.in_codec.encode(tiling.pad_to(rgb, ph, pw))
-        self._pre += time.perf_counter_ns() - t
-        y = self._invoke_once(np.ascontiguousarray(x))
-        t = time.perf_counter_ns()
-        out = np.ascontiguousarray(self.out_codec.decode(y)[:h, :w])
-        self._post += time.perf_counter_ns() - t
-        return out
+        it.resize_tensor_input(self._in["index"], [1, ph, pw, 3])
+        it.allocate_tensors()
+        self._in, self._out = it.get_input_details()[0], it.get_output_details()[0]
+        if [int(d) for d in self._out["shape"][1:3]] != [ph, pw]:
+            raise ModelError(
+                f"model {str(self.path)!r}: expected the output the same size as the input "
+                f"{[ph, pw]}, got {list(self._out['shape'][1:3])}; give a deblur model"
+            )
+        self._alloc_hw = (ph, pw)
 
     def __repr__(self) -> str:
         size = "dynamic" if self.input_size is None else "x".join(map(str, self.input_size))

@@ -1,10 +1,13 @@
 """The stream pipeline: capture, inference and output threads joined by bounded queues.
 
-Capture overlaps inference, which overlaps output, so the frame rate is set by the slowest stage
-(normally the interpreter). Live sources are read latest-frame-wins: the capture thread replaces a
-frame the inference thread has not taken yet and counts it as dropped, so latency stays bounded.
-File sources are lossless: capture blocks until there is room, every frame reaches the sinks, in
-order. SIGINT / SIGTERM (and a sink's own stop, e.g. ``q`` in the window) end the stream cleanly:
+The capture thread reads and prepares (converts, tiles, quantizes) a frame, the inference thread
+only runs the interpreter, the output thread dequantizes, blends and writes: capture overlaps
+inference, which overlaps output, so the frame rate is set by the interpreter alone.
+
+Live sources are read latest-frame-wins: the capture thread replaces a frame the inference
+thread has not taken yet and counts it as dropped, so latency stays bounded. File sources are
+lossless: capture blocks until there is room, every frame reaches the sinks, in order.
+SIGINT / SIGTERM (and a sink's own stop, e.g. ``q`` in the window) end the stream cleanly:
 capture stops, frames already read are finished, sinks are finalised.
 """
 
@@ -66,8 +69,22 @@ def parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
     return vals  # type: ignore[return-value]
 
 
-def process_frame(engine: Engine, frame: np.ndarray, options: StreamOptions) -> np.ndarray:
-    """Deblur ``frame`` honouring ROI and scale; always returns the full input size."""
+@dataclass
+class _Job:
+    """One frame on its way through the stages."""
+
+    frame: np.ndarray  # the full input frame (RGB uint8)
+    region: np.ndarray  # what the model sees: ROI crop, maybe downscaled
+    t_capture: int  # perf_counter_ns when the frame arrived
+    capture_ms: float
+    small: Any = None
+    prepared: Any = None
+    inferred: Any = None
+    pre_ms: float = 0.0
+
+
+def _region(frame: np.ndarray, options: StreamOptions) -> tuple[np.ndarray, np.ndarray]:
+    """(full-size region, what the model sees) for the ROI and scale options."""
     region = frame
     if options.roi is not None:
         x, y, w, h = options.roi
@@ -82,23 +99,48 @@ def process_frame(engine: Engine, frame: np.ndarray, options: StreamOptions) -> 
                 )
             )
         region = frame[y : y + h, x : x + w]
+    if options.scale >= 1.0:
+        return region, region
+    import cv2
+
+    rh, rw = region.shape[:2]
+    sw, sh = max(1, round(rw * options.scale)), max(1, round(rh * options.scale))
+    return region, cv2.resize(region, (sw, sh), interpolation=cv2.INTER_AREA)
+
+
+def _compose(
+    frame: np.ndarray,
+    region: np.ndarray,
+    small: np.ndarray,
+    out_small: np.ndarray,
+    options: StreamOptions,
+) -> np.ndarray:
+    """Put the model output back: upscale the correction (scale < 1), paste the ROI."""
     if options.scale < 1.0:
         import cv2
 
         rh, rw = region.shape[:2]
-        sw, sh = max(1, round(rw * options.scale)), max(1, round(rh * options.scale))
-        small = cv2.resize(region, (sw, sh), interpolation=cv2.INTER_AREA)
-        corr = engine.process(small).astype(np.int16) - small.astype(np.int16)
+        corr = out_small.astype(np.int16) - small.astype(np.int16)
         up = cv2.resize(corr, (rw, rh), interpolation=cv2.INTER_LINEAR)
         out_region = np.clip(region.astype(np.int16) + up, 0, 255).astype(np.uint8)
     else:
-        out_region = engine.process(region)
+        out_region = out_small
     if options.roi is None:
         return out_region
     out = frame.copy()
     x, y, w, h = options.roi
     out[y : y + h, x : x + w] = out_region
     return out
+
+
+def process_frame(engine: Engine, frame: np.ndarray, options: StreamOptions) -> np.ndarray:
+    """Deblur ``frame`` honouring ROI and scale (one thread); always the full input size.
+
+    With ``scale`` < 1 the model runs on the downscaled region and its correction (output minus
+    input) is upscaled and added to the full-resolution region, keeping the input's fine detail.
+    """
+    region, small = _region(frame, options)
+    return _compose(frame, region, small, engine.process(small), options)
 
 
 class Pipeline:
@@ -210,18 +252,22 @@ class Pipeline:
                 if frame is None:
                     break
                 self._read += 1
-                item = (frame, t1, (t1 - t0) / 1e6)
+                # "pre" runs here, overlapping the previous frame's inference.
+                region, small = _region(frame, self.options)
+                job = _Job(frame, region, t1, (t1 - t0) / 1e6, small)
+                job.prepared = self.engine.prepare(small)
+                job.pre_ms = (time.perf_counter_ns() - t1) / 1e6
                 if src.live:
                     try:
-                        self._q_in.put_nowait(item)
+                        self._q_in.put_nowait(job)
                     except queue.Full:
                         try:
                             self._q_in.get_nowait()
                             self.stats.dropped += 1
                         except queue.Empty:
                             pass
-                        self._q_in.put_nowait(item)
-                elif not self._put(self._q_in, item):
+                        self._q_in.put_nowait(job)
+                elif not self._put(self._q_in, job):
                     self.stats.dropped += 1  # stopped while waiting: never processed
                     break
         finally:
@@ -231,23 +277,18 @@ class Pipeline:
         failed: BaseException | None = None
         try:
             while True:
-                item = self._q_in.get()
-                if item is _END:
+                job = self._q_in.get()
+                if job is _END:
                     break
                 if failed is not None:
                     continue  # keep draining so capture never blocks; re-raised below
-                frame, t_cap, cap_ms = item
                 try:
-                    t0 = time.perf_counter_ns()
-                    out = process_frame(self.engine, frame, self.options)
-                    wall = (time.perf_counter_ns() - t0) / 1e6
+                    job.inferred = self.engine.run(job.prepared)
                 except BaseException as e:
                     failed = e
                     self._stop.set()
                     continue
-                tm = self.engine.timings
-                extra = max(0.0, wall - tm.pre - tm.invoke - tm.post)  # ROI / scale work
-                self._put(self._q_out, (frame, out, t_cap, cap_ms, tm, extra), force=True)
+                self._put(self._q_out, job, force=True)
         finally:
             self._put(self._q_out, _END, force=True)
         if failed is not None:
@@ -257,30 +298,32 @@ class Pipeline:
         limit = self.options.max_frames
         failed: BaseException | None = None
         while True:
-            item = self._q_out.get()
-            if item is _END:
+            job = self._q_out.get()
+            if job is _END:
                 break
             if failed is not None or (limit is not None and self.stats.frames >= limit):
                 continue
-            frame, out, t_cap, cap_ms, tm, extra = item
             try:
                 t0 = time.perf_counter_ns()
-                for sink in self.sinks:
-                    sink.write(frame, out)
+                out_small = self.engine.finish(job.inferred)
+                out = _compose(job.frame, job.region, job.small, out_small, self.options)
                 t1 = time.perf_counter_ns()
+                for sink in self.sinks:
+                    sink.write(job.frame, out)
+                t2 = time.perf_counter_ns()
             except BaseException as e:
                 failed = e
                 self._stop.set()
                 continue
-            self.stats.tiles = tm.tiles
+            self.stats.tiles = len(job.prepared.tiles)
             self.stats.add(
                 FrameRecord(
-                    capture=cap_ms,
-                    pre=tm.pre + extra / 2,
-                    invoke=tm.invoke,
-                    post=tm.post + extra / 2,
-                    sink=(t1 - t0) / 1e6,
-                    latency=(t1 - t_cap) / 1e6,
+                    capture=job.capture_ms,
+                    pre=job.pre_ms,
+                    invoke=job.inferred.invoke_ms,
+                    post=(t1 - t0) / 1e6,
+                    sink=(t2 - t1) / 1e6,
+                    latency=(t2 - job.t_capture) / 1e6,
                 )
             )
             if any(s.stop_requested for s in self.sinks) or (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -34,6 +35,7 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return starts
 
 
+@lru_cache(maxsize=64)
 def ramp(tile: int, overlap: int, margin: int) -> np.ndarray:
     """Weights rising from ~0 (first ``margin`` px) to 1 over the overlap.
 
@@ -42,7 +44,9 @@ def ramp(tile: int, overlap: int, margin: int) -> np.ndarray:
     """
     d = np.arange(tile, dtype=np.float32)
     r = max(1, overlap - 2 * margin)
-    return np.clip((d - margin + 1) / (r + 1), 1e-3, 1.0)
+    w = np.clip((d - margin + 1) / (r + 1), 1e-3, 1.0)
+    w.setflags(write=False)  # cached and shared
+    return w
 
 
 @dataclass(frozen=True)
@@ -122,24 +126,40 @@ def pad_to(img: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.pad(img, ((0, dh), (0, dw), (0, 0)), mode=mode)
 
 
+def extract_tiles(frame: np.ndarray, plan: TilePlan) -> np.ndarray:
+    """The tiles of ``frame`` (padded as needed) as one array ``(count, tile_h, tile_w, C)``."""
+    src = pad_to(frame, plan.padded_h, plan.padded_w)
+    th, tw = plan.tile_h, plan.tile_w
+    out = np.empty((plan.count, th, tw, src.shape[2]), dtype=src.dtype)
+    i = 0
+    for y in plan.ys:
+        for x in plan.xs:
+            out[i] = src[y : y + th, x : x + tw]
+            i += 1
+    return out
+
+
+def blend_tiles(tiles: np.ndarray, plan: TilePlan) -> np.ndarray:
+    """Blend processed uint8 tiles ``(count, tile_h, tile_w, C)`` back into one frame."""
+    th, tw = plan.tile_h, plan.tile_w
+    if plan.count == 1:
+        return np.ascontiguousarray(tiles[0][: plan.height, : plan.width])
+    acc = np.zeros((plan.padded_h, plan.padded_w, tiles.shape[3]), dtype=np.float32)
+    wsum = np.zeros((plan.padded_h, plan.padded_w, 1), dtype=np.float32)
+    i = 0
+    for y in plan.ys:
+        for x in plan.xs:
+            w = plan.weights(y, x)[:, :, None]
+            acc[y : y + th, x : x + tw] += tiles[i].astype(np.float32) * w
+            wsum[y : y + th, x : x + tw] += w
+            i += 1
+    acc /= np.maximum(wsum, 1e-6)
+    return np.clip(acc[: plan.height, : plan.width] + 0.5, 0, 255).astype(np.uint8)
+
+
 def run_tiled(
     frame: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], plan: TilePlan
 ) -> np.ndarray:
     """Apply ``fn`` (tile uint8 -> tile uint8, same shape) over ``frame`` following ``plan``."""
-    src = pad_to(frame, plan.padded_h, plan.padded_w)
-    if plan.count == 1:
-        return np.ascontiguousarray(
-            fn(src[: plan.tile_h, : plan.tile_w])[: plan.height, : plan.width]
-        )
-    acc = np.zeros((plan.padded_h, plan.padded_w, src.shape[2]), dtype=np.float32)
-    wsum = np.zeros((plan.padded_h, plan.padded_w, 1), dtype=np.float32)
-    th, tw = plan.tile_h, plan.tile_w
-    for y in plan.ys:
-        for x in plan.xs:
-            out = fn(src[y : y + th, x : x + tw])
-            w = plan.weights(y, x)[:, :, None]
-            acc[y : y + th, x : x + tw] += out.astype(np.float32) * w
-            wsum[y : y + th, x : x + tw] += w
-    acc /= np.maximum(wsum, 1e-6)
-    res = np.clip(acc[: plan.height, : plan.width] + 0.5, 0, 255).astype(np.uint8)
-    return res
+    tiles = extract_tiles(frame, plan)
+    return blend_tiles(np.stack([fn(t) for t in tiles]), plan)
