@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from edge_deblur.data.config import BlurConfig, DataSource, KernelFamily, SourceKind
 from edge_deblur.data.pairs import Pair, PairScan, load_pairs, scan_pairs
-from edge_deblur.data.pipeline import build_train_dataset, make_validation_set, split_holdout
+from edge_deblur.data.pipeline import (
+    build_train_dataset,
+    make_validation_set,
+    pairs_grid,
+    sample_pairs,
+    split_holdout,
+)
 
 __all__ = [
     "BlurConfig",
@@ -19,6 +25,8 @@ __all__ = [
     "build_train_dataset",
     "load_pairs",
     "make_validation_set",
+    "pairs_grid",
+    "sample_pairs",
     "scan_pairs",
     "split_holdout",
 ]

@@ -108,7 +108,13 @@ def _crop_weights(blur: np.ndarray, sharp: np.ndarray, patch: int, power: float)
 
     h, w = blur.shape[:2]
     cell = max(2, patch // 8)
-    diff = np.abs(blur.astype(np.int16) - sharp.astype(np.int16)).mean(axis=2, dtype=np.float32)
+    # Smoothing first keeps the structural difference that blur makes at edges but removes most
+    # of the sensor noise that a sharp video frame has and its averaged partner has not; without
+    # it flat, noisy floor and sky count as "blurred".
+    diff = np.abs(
+        cv2.GaussianBlur(blur.astype(np.float32), (0, 0), 1.5)
+        - cv2.GaussianBlur(sharp.astype(np.float32), (0, 0), 1.5)
+    ).mean(axis=2)
     hs, ws = h // cell, w // cell
     small = cv2.resize(diff[: hs * cell, : ws * cell], (ws, hs), interpolation=cv2.INTER_AREA)
     ps = patch // cell
@@ -389,3 +395,42 @@ def make_validation_set(
         loaded, weights, size, seed, degrader, stream=1, uniform_share=uniform_share, flips=False
     )
     return [sampler.sample(j) for j in range(n)]
+
+
+def sample_pairs(
+    sources: Sequence[DataSource],
+    n: int,
+    size: int,
+    seed: int,
+    blur: BlurConfig | None = None,
+    *,
+    holdout: float = DEFAULT_HOLDOUT,
+    uniform_share: float = DEFAULT_UNIFORM_SHARE,
+    energy_power: float = DEFAULT_ENERGY_POWER,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The first ``n`` (blurred, sharp) uint8 patches of the training stream, without TensorFlow.
+
+    Exactly what ``build_train_dataset(..., patch=size, seed=seed)`` yields first (as uint8, before
+    batching): for looking at the training data or calibrating the blur strength.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InputError(expected("count", "an integer >= 1", n))
+    loaded, weights, degrader = _prepare(sources, size, seed, blur, holdout, "train", energy_power)
+    if not loaded:
+        raise InputError(expected("data sources", "at least one training image", "none left"))
+    sampler = PatchSampler(
+        loaded, weights, size, seed, degrader, stream=0, uniform_share=uniform_share
+    )
+    return [sampler.sample(i) for i in range(n)]
+
+
+def pairs_grid(pairs: Sequence[tuple[np.ndarray, np.ndarray]], per_row: int = 4) -> np.ndarray:
+    """Tile (blurred, sharp) pairs into one RGB image, each pair as sharp | blurred."""
+    if not pairs:
+        raise InputError(expected("pairs", "at least one pair to show", 0))
+    h, w = pairs[0][0].shape[:2]
+    tiles = [np.concatenate([s, b], axis=1) for b, s in pairs]
+    blank = np.zeros((h, 2 * w, 3), np.uint8)
+    tiles += [blank] * ((-len(tiles)) % per_row)
+    rows = [np.concatenate(tiles[i : i + per_row], axis=1) for i in range(0, len(tiles), per_row)]
+    return np.concatenate(rows, axis=0)

@@ -12,6 +12,8 @@ from edge_deblur.data import (
     DataSource,
     build_train_dataset,
     make_validation_set,
+    pairs_grid,
+    sample_pairs,
     split_holdout,
 )
 from runtime.errors import InputError
@@ -178,3 +180,37 @@ def test_bad_arguments_raise_input_errors(photos: Path) -> None:
         DataSource("video", photos)
     with pytest.raises(InputError, match="weight"):
         DataSource("synthetic", photos, 0.0)
+
+
+def test_sample_pairs_is_the_start_of_the_training_stream_without_tensorflow(photos: Path) -> None:
+    src = [DataSource("synthetic", photos)]
+    got = sample_pairs(src, 3, 24, seed=2, blur=FAST)
+    blur, sharp = _first(build_train_dataset(src, 24, 3, seed=2, blur=FAST))[0]
+    for i, (b, s) in enumerate(got):
+        assert b.dtype == np.uint8
+        np.testing.assert_allclose(b / 255.0, blur[i], atol=1e-6)
+        np.testing.assert_allclose(s / 255.0, sharp[i], atol=1e-6)
+    grid = pairs_grid(got, per_row=2)
+    assert grid.shape == (2 * 24, 2 * 2 * 24, 3)
+    np.testing.assert_array_equal(grid[:24, :24], got[0][1])  # sharp on the left
+    np.testing.assert_array_equal(grid[:24, 24:48], got[0][0])
+    assert not grid[24:, 48:].any()  # the missing fourth pair is blank
+
+
+def test_cli_preview_writes_a_grid_and_refuses_to_overwrite(photos: Path, pairs: Path) -> None:
+    from typer.testing import CliRunner
+
+    from edge_deblur.cli.main import app
+    from runtime.io import read_image
+
+    out = photos.parent / "preview grid.png"
+    args = ["data", "preview", "--data", str(photos), "--pairs", str(pairs), "--out", str(out)]
+    args += ["--count", "5", "--size", "32"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "5 pairs of 32x32" in r.output and "PSNR" in r.output
+    assert read_image(out).shape == (2 * 32, 4 * 2 * 32, 3)
+    r2 = CliRunner().invoke(app, args)
+    assert r2.exit_code == 2 and "--force" in r2.output
+    r3 = CliRunner().invoke(app, ["data", "preview", "--out", str(out), "--force"])
+    assert r3.exit_code == 2 and "--data/--pairs" in r3.output
