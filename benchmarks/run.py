@@ -175,15 +175,24 @@ def _time_row(
         if t is not None:
             stages.append((float(t.pre), float(t.post)))
 
-    stats, _ = time_callable(step, warmup=s.warmup, min_time_s=s.min_time_s, min_runs=s.min_runs)
+    stats, samples = time_callable(
+        step, warmup=s.warmup, min_time_s=s.min_time_s, min_runs=s.min_runs
+    )
     rss = peak_rss_mb()
     h, w = frame.shape[:2]
     tiles = int(runner.tile_count(h, w)) if hasattr(runner, "tile_count") else 1
+    # Medians per frame: a shared, noisy machine inflates means, and the stages of one frame are
+    # taken together so that host work = that frame's total minus its invoke time.
     timed = invokes[s.warmup :]
-    invoke_ms = float(np.mean(timed)) if timed else None
+    invoke_ms = float(np.median(timed)) if timed else None
+    host_ms = None
+    if len(timed) == len(samples) and timed:
+        host_ms = float(
+            np.median([max(0.0, t / 1e6 - i) for t, i in zip(samples, timed, strict=True)])
+        )
     st = stages[s.warmup :]
-    pre_ms = float(np.mean([a for a, _ in st])) if st else None
-    post_ms = float(np.mean([b for _, b in st])) if st else None
+    pre_ms = float(np.median([a for a, _ in st])) if st else None
+    post_ms = float(np.median([b for _, b in st])) if st else None
     macs = facts.macs_per_frame(h, w, tiles) if facts else None
     gmacs = macs / (invoke_ms * 1e6) if macs and invoke_ms else None
     eff = gmacs / ref[threads].gmacs if gmacs and threads in ref else None
@@ -203,7 +212,7 @@ def _time_row(
         invoke_ms=invoke_ms,
         pre_ms=pre_ms,
         post_ms=post_ms,
-        host_work_ms=max(0.0, stats.mean_ms - invoke_ms) if invoke_ms is not None else None,
+        host_work_ms=host_ms,
         macs_per_frame=macs,
         gmacs=gmacs,
         efficiency=eff,

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Issue 5's target: the whole report for 3 models x 2 frame sizes x 2 thread counts, with quality
+# on real pairs, baselines and board projections, within 3 minutes on the development machine.
+#
+#   benchmarks/scripts/bench_target.sh [MODEL.tflite ...]
+#
+# Without models, benchmarks/scripts/make_demo_models.py finds converted models of a trained run
+# or makes them (see its docstring: untrained when no trained run exists). Quality is measured on
+# the gopro_dev pairs NOT taken from the 240 fps training clip (GOPR0374_11_00, GOPR0384_11_02;
+# see /work/shared/data/SOURCES.md). Output: benchmarks/results/bench_target/ (replaced).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PY:-.venv/bin/python}
+OUT=${OUT:-benchmarks/results/bench_target}
+DATA=${DATA:-/work/shared/data/gopro_dev}
+HELDOUT=$(mktemp -d)
+trap 'rm -rf "$HELDOUT"' EXIT
+mkdir -p "$HELDOUT/blur" "$HELDOUT/sharp"
+for f in "$DATA"/blur/*GOPR0374_11_00* "$DATA"/blur/*GOPR0384_11_02*; do
+  [ -e "$f" ] || continue
+  ln -s "$f" "$HELDOUT/blur/"
+  ln -s "$DATA/sharp/$(basename "$f")" "$HELDOUT/sharp/"
+done
+if [ $# -gt 0 ]; then
+  MODELS=("$@")
+else
+  mapfile -t MODELS < <("$PY" benchmarks/scripts/make_demo_models.py --pairs "$DATA" 2>/dev/null)
+fi
+echo "models: ${MODELS[*]}"
+echo "pairs: $(ls "$HELDOUT/blur" | wc -l) held-out gopro_dev pairs"
+start=$(date +%s.%N)
+.venv/bin/edge-deblur bench "${MODELS[@]}" --sizes 640x480,1280x720 --threads 1,2 \
+  --pairs "$HELDOUT" --max-pairs 5 --min-time 1 \
+  --profiles rpi4,rpi5,coral-usb,coral-devboard -o "$OUT" --force
+end=$(date +%s.%N)
+wall=$(echo "$end - $start" | bc)
+echo "bench wall time: ${wall} s (target: 180 s)"
+# Keep the settings with the results (paths from this machine, for the record).
+sed -i "s|$HELDOUT|gopro_dev held-out pairs (GOPR0374_11_00, GOPR0384_11_02)|g" \
+  "$OUT/report.json" "$OUT/report.md"
+printf 'wall_s: %s\nload_1min: %s\ncommand: benchmarks/scripts/bench_target.sh %s\n' \
+  "$wall" "$(cut -d' ' -f1 /proc/loadavg)" "$*" > "$OUT/wall_time.txt"
