@@ -27,7 +27,9 @@ def from_video(
     resize: str | None = typer.Option(
         None, "--resize", help="Downsize frames to WxH (e.g. 640x360) before averaging."
     ),
-    force: bool = typer.Option(False, "--force", help="Overwrite existing pairs in --out."),
+    force: bool = typer.Option(
+        False, "--force", help="Write into a non-empty --out, replacing pairs of the same name."
+    ),
 ) -> None:
     """Average N consecutive frames in linear light into blurred images; the middle frame is the
     sharp target (the GoPro recipe). Writes OUT/blur/NAME.png and OUT/sharp/NAME.png."""

@@ -100,7 +100,10 @@ def random_gyro_window(
     exposure = min(rng.uniform(*exposure_s), log.duration)
     start = rng.uniform(log.t[0], log.t[-1] - exposure)
     rot = rotation_window(log, start, exposure, n)
-    # Phone and image axes are not known to match: a random sign per axis is an augmentation.
+    # Phone and image axes are not known to match: a random sign per axis and a random swap of
+    # pan and tilt are augmentations (all 8 flips/transposes of the resulting trajectory).
+    if rng.uniform() < 0.5:
+        rot = rot[:, [1, 0, 2]]
     return rot * rng.choice([-1.0, 1.0], size=3)
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from edge_deblur.data.degrade import linear_to_srgb, srgb_to_linear, to_float, to_uint8
 from runtime.errors import InputError, OutputExistsError, expected
 from runtime.io import to_rgb8, write_image
+from runtime.metrics import psnr
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,6 @@ def pairs_from_video(
                 name = f"{clip_p.stem}_{start + average // 2:06d}"
                 write_image(out_p / "blur" / f"{name}.png", blur, force=force)
                 write_image(out_p / "sharp" / f"{name}.png", sharp, force=force)
-                from runtime.metrics import psnr
-
                 names.append(name)
                 psnrs.append(psnr(blur, sharp))
             idx += 1
