@@ -214,3 +214,51 @@ def test_cli_preview_writes_a_grid_and_refuses_to_overwrite(photos: Path, pairs:
     assert r2.exit_code == 2 and "--force" in r2.output
     r3 = CliRunner().invoke(app, ["data", "preview", "--out", str(out), "--force"])
     assert r3.exit_code == 2 and "--data/--pairs" in r3.output
+
+
+def _id_photos(folder: Path, n: int) -> list[Path]:
+    """Photos whose blue channel is a constant ID (30 * i + 20): blur and crops keep it."""
+    rng = np.random.default_rng(4)
+    folder.mkdir()
+    paths = []
+    for i in range(n):
+        img = _photo(rng, 48, 48)
+        img[:, :, 2] = 30 * i + 20
+        write_image(folder / f"id{i}.png", img)
+        paths.append(folder / f"id{i}.png")
+    return paths
+
+
+def test_held_out_photos_never_reach_training_and_only_they_reach_validation(
+    tmp_path: Path,
+) -> None:
+    paths = _id_photos(tmp_path / "ids", 6)
+    ids = {p.name: 30 * int(p.stem[2:]) + 20 for p in paths}
+    _, held = split_holdout(paths, 0.34, seed=9)
+    held_ids = {ids[p.name] for p in held}
+    assert len(held_ids) == 2
+    src = [DataSource("synthetic", tmp_path / "ids")]
+    clean = BlurConfig(kernel_size=9, noise=0.0, jpeg=0.0, highlights=0.0, moving_object=0.0)
+    _, sharp = _first(build_train_dataset(src, 24, 64, seed=9, blur=clean, holdout=0.34))[0]
+    train_ids = {int(round(v)) for v in np.unique(sharp[..., 2] * 255.0)}
+    assert train_ids and not train_ids & held_ids
+    assert len(train_ids) == 4  # every training photo is used
+    val = make_validation_set(src, 8, 24, seed=9, blur=clean, holdout=0.34)
+    assert {int(v) for _, s in val for v in np.unique(s[..., 2])} == held_ids
+
+
+def test_pairs_hold_out_one_contiguous_run(tmp_path: Path) -> None:
+    root = tmp_path / "pairs"
+    (root / "blur").mkdir(parents=True)
+    (root / "sharp").mkdir()
+    for i in range(10):
+        img = np.full((32, 32, 3), 10 * i + 5, np.uint8)
+        write_image(root / "blur" / f"f{i:02d}.png", img)
+        write_image(root / "sharp" / f"f{i:02d}.png", img)
+    src = [DataSource("pairs", root)]
+    val = make_validation_set(src, 6, 16, seed=1, holdout=0.2)
+    held = sorted({int(b[0, 0, 0]) // 10 for b, _ in val})
+    assert len(held) == 2 and held[1] == held[0] + 1
+    blur, _ = _first(build_train_dataset(src, 16, 40, seed=1, holdout=0.2))[0]
+    train = {int(round(v * 255)) // 10 for v in np.unique(blur[:, 0, 0, 0])}
+    assert not train & set(held) and len(train) == 8
