@@ -67,13 +67,20 @@ def _fastest_rows(report: Report) -> dict[tuple[str, str], Measurement]:
 
 
 def plot_latency_vs_quality(report: Report, path: Path, force: bool = False) -> Path | None:
-    """Latency vs PSNR gain with the Pareto front per variant (None without quality rows)."""
+    """Latency vs PSNR gain with the Pareto front per variant (None without quality rows).
+
+    Colour = variant, marker = model (two legends), so coinciding points stay identifiable."""
     if not report.quality:
         return None
     plt = _plt()
+    from matplotlib.lines import Line2D
+
     rows = _fastest_rows(report)
     sizes = list(dict.fromkeys(q.size for q in report.quality))
-    fig, axes = plt.subplots(1, len(sizes), figsize=(6.0 * len(sizes), 4.6), squeeze=False)
+    models = list(dict.fromkeys(q.model for q in report.quality))
+    markers = dict(zip(models, "osD^vP*Xph<>" * 4, strict=False))
+    variants: dict[str, str] = {}
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5.2 * len(sizes) + 2.6, 4.6), squeeze=False)
     for ax, size in zip(axes[0], sizes, strict=True):
         by_variant: dict[str, list[tuple[float, float, str]]] = {}
         for q in report.quality:
@@ -83,20 +90,40 @@ def plot_latency_vs_quality(report: Report, path: Path, force: bool = False) -> 
             by_variant.setdefault(q.variant, []).append((m.latency.p50_ms, q.psnr_gain, q.model))
         for variant, pts in by_variant.items():
             c = VARIANT_COLOURS.get(variant, "#2ca02c")
-            ax.scatter([p[0] for p in pts], [p[1] for p in pts], color=c, label=variant, zorder=3)
+            variants[variant] = c
             for x, y, name in pts:
-                ax.annotate(name, (x, y), fontsize=7, xytext=(4, 3), textcoords="offset points")
+                ax.scatter([x], [y], color=c, marker=markers[name], s=46, zorder=3, alpha=0.85)
             front = pareto_front([(p[0], p[1]) for p in pts])
             if len(front) > 1:
                 ax.step(*zip(*front, strict=True), where="post", color=c, alpha=0.6, lw=1.2)
         ax.axhline(0.0, color="black", lw=0.8, ls="--")
         ax.set_xscale("log")
+        ax.margins(x=0.15, y=0.1)
         ax.set_xlabel("p50 latency per frame, ms (log)")
         ax.set_ylabel("PSNR gain over the blurry input, dB")
         thr = max((m.threads for m in report.measurements), default=0)
         ax.set_title(f"{size}, {thr} threads, {report.host.label}", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8, title="variant (line: Pareto front)", title_fontsize=8)
+    last = axes[0][-1]
+    leg = last.legend(
+        handles=[Line2D([], [], color=c, marker="o", ls="-", label=v) for v, c in variants.items()],
+        title="variant (line: Pareto front)",
+        fontsize=8,
+        title_fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+    )
+    last.add_artist(leg)
+    last.legend(
+        handles=[
+            Line2D([], [], color="#444444", marker=markers[n], ls="", label=n) for n in models
+        ],
+        title="model",
+        fontsize=7,
+        title_fontsize=8,
+        loc="lower left",
+        bbox_to_anchor=(1.02, 0.0),
+    )
     return _save(fig, path, force)
 
 
@@ -126,7 +153,7 @@ def plot_latency_by_size_threads(report: Report, path: Path, force: bool = False
 
 
 def plot_stage_breakdown(report: Report, path: Path, force: bool = False) -> Path | None:
-    """Stacked bars of pre / invoke / post time (classical rows: one 'compute' stage)."""
+    """Stacked bars of the median pre / invoke / post time (classical rows: one stage)."""
     rows = sorted(_fastest_rows(report).values(), key=lambda m: (m.model, m.size))
     if not rows:
         return None
@@ -136,7 +163,7 @@ def plot_stage_breakdown(report: Report, path: Path, force: bool = False) -> Pat
     inv = [m.invoke_ms or 0.0 for m in rows]
     post = [m.post_ms or 0.0 for m in rows]
     other = [
-        max(0.0, m.latency.mean_ms - p - i - q)
+        max(0.0, m.latency.p50_ms - p - i - q)
         for m, p, i, q in zip(rows, pre, inv, post, strict=True)
     ]
     fig, ax = plt.subplots(figsize=(8.0, 0.35 * len(rows) + 1.6))
@@ -153,7 +180,7 @@ def plot_stage_breakdown(report: Report, path: Path, force: bool = False) -> Pat
     ax.set_yticks(list(y))
     ax.set_yticklabels(labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("mean time per frame, ms")
+    ax.set_xlabel("median time per frame, ms (stages: medians; other: p50 minus stages)")
     ax.set_title(f"Stage breakdown ({report.host.label})", fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(True, axis="x", alpha=0.3)
