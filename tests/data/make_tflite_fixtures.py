@@ -11,6 +11,10 @@ differ across TensorFlow versions). The fixtures:
   depthwise 3x3, conv 1x1 8->3, add the input, clip: exercises DEPTHWISE_CONV_2D and int8 I/O.
 - ``float32_dynamic.tflite``: float32, input 1x?x?x3 (dynamic spatial size), residual 2-conv.
 - ``not_image.tflite``: float32 dense 1x10 -> 1x4, a model whose I/O is not an image.
+- ``int8_uint8io_64_w16.tflite``: full int8, uint8 I/O, fixed 1x64x64x3, residual 3-conv net of
+  width 16 (3168 MAC/pixel, the small-board budget of docs): the stream benchmark's model.
+
+Existing files are kept unless ``--force`` is given.
 """
 
 from __future__ import annotations
@@ -73,6 +77,14 @@ def build_all() -> dict[str, bytes]:
         keras.Model(inp, y)
     ).convert()
 
+    inp = keras.Input(shape=(64, 64, 3), batch_size=1, name="image")
+    init3 = keras.initializers.RandomNormal(stddev=0.05, seed=3)
+    y = keras.layers.Conv2D(16, 3, padding="same", activation="relu", kernel_initializer=init3)(inp)
+    y = keras.layers.Conv2D(16, 3, padding="same", activation="relu", kernel_initializer=init3)(y)
+    y = keras.layers.Conv2D(3, 3, padding="same", kernel_initializer=init3)(y)
+    y = keras.layers.ReLU(max_value=1.0)(keras.layers.Add()([inp, y]))
+    out["int8_uint8io_64_w16.tflite"] = _int8(tf, keras.Model(inp, y), 64, tf.uint8)
+
     inp = keras.Input(shape=(10,), batch_size=1, name="features")
     dense = keras.layers.Dense(4, kernel_initializer=init)(inp)
     out["not_image.tflite"] = tf.lite.TFLiteConverter.from_keras_model(
@@ -88,6 +100,9 @@ def main() -> None:
     from runtime.io import atomic_write
 
     for name, data in build_all().items():
+        if (HERE / name).exists() and not args.force:
+            print(f"{name}: kept (exists; --force rewrites it)")
+            continue
         atomic_write(HERE / name, data, force=args.force)
         print(f"{name}: {len(data)} bytes")
 
