@@ -27,6 +27,7 @@ class KernelFamily(str, enum.Enum):
     """The blur families the synthetic degradation draws from (weights in :class:`BlurConfig`)."""
 
     TRAJECTORY = "trajectory"  # Boracchi & Foi 2012 random camera-shake trajectories
+    LINEAR = "linear"  # straight or gently curved streaks (short exposures of steady motion)
     GYRO = "gyro"  # uniform kernels integrated from real gyroscope logs
     ROTATION = "rotation"  # non-uniform blur: a camera rotation path including in-plane roll
     DEPTH = "depth"  # non-uniform blur: camera translation over a scene whose depth varies
@@ -96,7 +97,8 @@ class BlurConfig:
     """
 
     kernel_size: int = 31  # odd; largest blur extent in pixels (trajectories are scaled to fit)
-    trajectory: float = 0.3
+    trajectory: float = 0.2
+    linear: float = 0.15
     gyro: float = 0.2
     rotation: float = 0.2
     depth: float = 0.1

@@ -174,6 +174,8 @@ class Degrader:
         cfg, size = self.config, self.config.kernel_size
         if family is KernelFamily.TRAJECTORY:
             return kmod.trajectory_kernel(rng, size)
+        if family is KernelFamily.LINEAR:
+            return kmod.random_linear_motion(rng, size)
         if family is KernelFamily.GYRO:
             return gyro_mod.gyro_kernel(rng, self.gyro_logs, size, cfg.exposure_s, cfg.focal_px)
         if family is KernelFamily.FILE:

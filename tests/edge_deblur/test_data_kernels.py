@@ -52,6 +52,20 @@ def test_rasterized_line_has_its_length_and_direction() -> None:
     assert 10 <= w <= 12 and h <= 2
 
 
+@pytest.mark.parametrize("angle", [0.0, np.pi / 4, np.pi / 2])
+def test_linear_motion_kernel_has_its_length_and_direction(angle: float) -> None:
+    k = K.linear_motion_kernel(12.0, angle, 21)
+    _check_kernel(k, 21)
+    w, h = _support(k, rel=0.1)
+    want_w, want_h = 12 * abs(np.cos(angle)) + 1, 12 * abs(np.sin(angle)) + 1
+    assert abs(w - want_w) <= 2 and abs(h - want_h) <= 2
+    # Acceleration makes one end brighter; the centroid stays centred either way.
+    acc = K.linear_motion_kernel(12.0, 0.0, 21, accel=0.8)
+    _check_kernel(acc, 21)
+    row = acc.sum(axis=0)
+    assert row[:10].max() != pytest.approx(row[11:].max(), rel=0.1)
+
+
 def test_path_longer_than_the_kernel_is_scaled_to_fit() -> None:
     pts = np.stack([np.linspace(0, 100, 500), np.linspace(0, 50, 500)], axis=1)
     k = K.rasterize_path(pts, 15)
