@@ -203,7 +203,7 @@ def _metadata(
         "io_dtype": cfg.io_dtype,
         "sparsity": round(float(sparsity), 4),
         "macs_per_pixel": rc.get("macs_per_pixel") or macs_per_pixel,
-        "config_hash": src.config_hash,
+        "config_hash": rc.get("config_hash") or src.config_hash,
         "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
