@@ -6,6 +6,7 @@ all measuring lives in ``benchmarks`` (imported inside the command, so ``--help`
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
 import typer
@@ -15,6 +16,13 @@ from edge_deblur.cli._common import ErrorHandlingGroup
 app = typer.Typer(cls=ErrorHandlingGroup)
 
 DEFAULT_PROFILES = "rpi4,rpi5,coral-usb,coral-devboard"
+
+
+class Device(str, Enum):
+    """Where the models run: the CPU (XNNPACK) or a Coral Edge TPU through libedgetpu."""
+
+    cpu = "cpu"
+    edgetpu = "edgetpu"
 
 
 def _split(text: str, name: str) -> list[str]:
@@ -74,7 +82,9 @@ def bench(
     ),
     sizes: str = typer.Option("640x480,1280x720", "--sizes", help="Frame sizes WIDTHxHEIGHT."),
     threads: str = typer.Option("1,2,4", "--threads", help="CPU thread counts."),
-    device: str = typer.Option("cpu", "--device", help="cpu or edgetpu (needs libedgetpu)."),
+    device: Device = typer.Option(
+        Device.cpu, "--device", help="Run on the CPU or the Edge TPU (needs libedgetpu)."
+    ),
     device_name: str | None = typer.Option(
         None,
         "--device-name",
@@ -96,10 +106,12 @@ def bench(
 ) -> None:
     """Measure latency, quality and efficiency of models; project them onto boards.
 
-    Every figure is labelled: measured on this host, measured on DEVICE (--device-name) or
-    projected for DEVICE (from benchmarks/profiles). Writes report.md, report.json
-    (benchmarks/SCHEMA.md), results.csv and PNG plots into --out. With --compare, merges
-    report.json files from several machines into compare.md/.csv/.json.
+    Writes report.md, report.json (schema: benchmarks/SCHEMA.md), results.csv and PNG plots.
+
+    Every figure is labelled "measured on this host", "measured on NAME" (--device-name NAME)
+    or "projected for DEVICE" (from the --profiles data files: estimates, not measurements).
+
+    bench --compare A/report.json B/report.json -o DIR merges reports of several machines.
     """
     from runtime.errors import InputError, expected
 
@@ -125,7 +137,7 @@ def bench(
         models=tuple(files),
         sizes=parse_sizes(sizes),
         threads=parse_threads(threads),
-        device=device,
+        device=device.value,
         device_name=device_name,
         profiles=tuple(_split(profiles, "--profiles")) if profiles.strip() else (),
         pairs=str(pairs) if pairs else None,
