@@ -67,7 +67,9 @@ class LiveView(Sink):
             ) from e
         self.server.daemon_threads = True
         self.host, self.port = self.server.server_address[:2]
-        self._thread = threading.Thread(target=self.server.serve_forever, name="serve", daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, args=(0.1,), name="serve", daemon=True
+        )
         self._thread.start()
 
     @property

@@ -125,3 +125,17 @@ def test_page_renders_streams_and_live_stats_in_headless_chromium(live, tmp_path
     assert 'id="model">fixture-model<' in dom
     assert 'id="fps">-<' not in dom and 'id="fps">offline<' not in dom
     assert 'src="/deblurred.mjpg"' in dom and 'src="/original.mjpg"' in dom
+
+
+def test_an_http_mjpeg_url_is_a_live_source(live):
+    """``--source http://...`` opens through OpenCV/FFmpeg: here our own stream, chained."""
+    from runtime.sources import open_source
+
+    view, _ = live
+    src = open_source(view.url + "original.mjpg")
+    try:
+        assert src.live
+        frames = [src.read() for _ in range(3)]
+    finally:
+        src.close()
+    assert all(f is not None and f.shape == (60, 80, 3) for f in frames)
