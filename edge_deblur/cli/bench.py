@@ -108,10 +108,9 @@ def bench(
 
     Writes report.md, report.json (schema: benchmarks/SCHEMA.md), results.csv and PNG plots.
 
-    Every figure is labelled "measured on this host", "measured on NAME" (--device-name NAME)
-    or "projected for DEVICE" (from the --profiles data files: estimates, not measurements).
+    Labels: "measured on this host", "measured on NAME" (--device-name), "projected for DEVICE".
 
-    bench --compare A/report.json B/report.json -o DIR merges reports of several machines.
+    bench --compare A/report.json B/report.json -o DIR merges reports from several machines.
     """
     from runtime.errors import InputError, expected
 
