@@ -117,13 +117,25 @@ class VideoSink(Sink):
                     f"got {held} (is the disk full?); nothing was written"
                 )
         if ok and err is None:
-            self._ctx.__exit__(None, None, None)
+            try:
+                self._ctx.__exit__(None, None, None)
+            except OSError as e:
+                raise write_failed(self.path, e) from e
             return
         failure = err or RuntimeError("stream failed")
         with contextlib.suppress(BaseException):
             self._ctx.__exit__(type(failure), failure, None)
         if err is not None:
             raise err
+
+
+def write_failed(path: Path, err: OSError) -> InputError:
+    """The one-line error for an output that could not be written (full disk, permissions)."""
+    reason = err.strerror or str(err)
+    return InputError(
+        f"output {str(path)!r}: expected a writable location, got '{reason}'; "
+        "free some space or choose another output (nothing partial was left)"
+    )
 
 
 def _count_frames(path: Path) -> int:
@@ -160,7 +172,11 @@ class ImageFolderSink(Sink):
         self.frames = 0
 
     def write(self, original: np.ndarray, deblurred: np.ndarray) -> None:
-        write_image(self.folder / f"frame_{self.frames:06d}{self.suffix}", deblurred, force=True)
+        path = self.folder / f"frame_{self.frames:06d}{self.suffix}"
+        try:
+            write_image(path, deblurred, force=True)
+        except OSError as e:
+            raise write_failed(path, e) from e
         self.frames += 1
 
 

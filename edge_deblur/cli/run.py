@@ -59,8 +59,12 @@ def _progress_sink(total: int | None, label: str):
 
 def _write_stats(path: Path, stats: dict, force: bool) -> None:
     from runtime.io import atomic_write
+    from runtime.sinks import write_failed
 
-    atomic_write(path, json.dumps(stats, indent=2) + "\n", force=force)
+    try:
+        atomic_write(path, json.dumps(stats, indent=2) + "\n", force=force)
+    except OSError as e:
+        raise write_failed(path, e) from e
 
 
 @app.command("run")
@@ -228,7 +232,12 @@ def _deblur_image(engine, src: Path, dst: Path, force: bool) -> int:
     except InputError as e:
         typer.echo(f"edge-deblur: warning: skipped {e}", err=True)
         return 1
-    write_image(dst, engine.process(rgb), force=force)
+    from runtime.sinks import write_failed
+
+    try:
+        write_image(dst, engine.process(rgb), force=force)
+    except OSError as e:
+        raise write_failed(dst, e) from e
     return 0
 
 

@@ -338,3 +338,28 @@ def test_mp4_output_of_an_odd_frame_size_says_to_use_avi(tmp_path):
         sink.write(None, np.zeros((37, 53, 3), np.uint8))
     sink.close(ok=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_full_disk_in_an_image_folder_is_a_clear_error(tmp_path, monkeypatch, uint8_model):
+    import errno
+
+    import runtime.sinks as sinks_mod
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sinks_mod, "write_image", full)
+    src = ArraySource(synthetic_frames(2, 16, 16), total=5)
+    with pytest.raises(InputError, match="No space left on device.*free some space"):
+        Pipeline(src, Engine(uint8_model), [ImageFolderSink(tmp_path / "frames")]).run()
+
+
+def test_a_video_that_reads_back_short_is_discarded(tmp_path, monkeypatch, uint8_model):
+    import runtime.sinks as sinks_mod
+
+    monkeypatch.setattr(sinks_mod, "_count_frames", lambda path: 2)  # as if the disk filled up
+    out = tmp_path / "o.avi"
+    src = ArraySource(synthetic_frames(2, 16, 16), total=6)
+    with pytest.raises(InputError, match="expected 6 frames in the file, got 2"):
+        Pipeline(src, Engine(uint8_model), [VideoSink(out, 10)]).run()
+    assert list(tmp_path.iterdir()) == []
