@@ -145,7 +145,12 @@ def bench(
         baselines=baselines,
     )
     load_profiles(list(settings.profiles))  # fail on a bad name before measuring anything
-    for name in ("report.json", "report.md", "results.csv"):
+    names = ["report.json", "report.md", "results.csv"]
+    if plots:
+        from benchmarks.plots import PLOTS
+
+        names += list(PLOTS)
+    for name in names:  # refuse before measuring, not after minutes of work
         check_output(out / name, force)
     report = _run_with_progress(settings, count_steps(settings), run_bench)
     if plots:

@@ -95,3 +95,10 @@ def test_compare_merges_reports(tmp_path: Path, int8_model):
 def test_compare_without_reports_exits_2(tmp_path: Path):
     r = _bench("--compare", "-o", tmp_path)
     assert r.exit_code == 2 and "report.json" in r.output
+
+
+def test_an_existing_plot_is_refused_before_measuring(tmp_path: Path, int8_model):
+    (tmp_path / "stage_breakdown.png").write_bytes(b"old")
+    r = _bench(int8_model, *FAST, "--no-baselines", "-o", tmp_path)
+    assert r.exit_code == 2 and "stage_breakdown.png" in r.output
+    assert not (tmp_path / "report.json").exists()
