@@ -169,11 +169,12 @@ def _load_source(
         for img, p in zip(images, chosen, strict=True):
             _check_size(img, p, patch)
         log.info(
-            "%s: %d images for %s (%d non-image files skipped)",
+            "%s: %d images for %s (%d non-image files skipped), %.0f MB in memory",
             src.path,
             len(chosen),
             part,
             skipped,
+            sum(a.nbytes for a in images) / 1e6,
         )
         return _Synthetic(str(src.path), chosen, images)
     scan = scan_pairs(src.path)
@@ -194,11 +195,12 @@ def _load_source(
         _check_size(b, pr.blur_path, patch)
         weights.append(_crop_weights(b, s, patch, energy_power))
     log.info(
-        "%s: %d pairs for %s (%d non-image files skipped)",
+        "%s: %d pairs for %s (%d non-image files skipped), %.0f MB in memory",
         src.path,
         len(chosen),
         part,
         scan.skipped_non_images,
+        sum(a.nbytes + b.nbytes for a, b in zip(blurs, sharps, strict=True)) / 1e6,
     )
     return _Pairs(str(src.path), [p.name for p in chosen], blurs, sharps, weights)
 
