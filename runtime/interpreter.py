@@ -16,6 +16,7 @@ from typing import Any
 
 from runtime.errors import DeviceError, InputError, ModelError, expected
 
+EDGETPU_CUSTOM_OP = b"edgetpu-custom-op"
 _BACKENDS = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
 
 
@@ -109,6 +110,12 @@ def load_interpreter(model_content: bytes, threads: int = 2, device: str | Devic
     try:
         return make(no_default_delegates=False)
     except (RuntimeError, ValueError) as first:
+        if dev is Device.CPU and EDGETPU_CUSTOM_OP in model_content:
+            raise ModelError(
+                "model: expected a CPU model, got one compiled for the Edge TPU "
+                f"({EDGETPU_CUSTOM_OP.decode()}); run it with --device edgetpu, or use the "
+                "uncompiled .tflite on the CPU"
+            ) from first
         if dev is Device.EDGETPU or be.op_resolver_type is None:
             raise ModelError(
                 f"model: the interpreter could not load it ({_short(first)}); "

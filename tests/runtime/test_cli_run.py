@@ -152,3 +152,15 @@ def test_deblur_single_image_to_a_file(tmp_path, dynamic_model):
         app, ["deblur", str(src), "-o", str(tmp_path / "x.mp4"), "--model", str(dynamic_model)]
     )
     assert r.exit_code == 2 and "image file" in r.output
+
+
+def test_deblur_skips_an_unreadable_image_and_says_so(tmp_path, uint8_model):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_image(folder / "good.png", np.full((16, 16, 3), 90, np.uint8))
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["deblur", str(folder), "-o", str(out), "--model", str(uint8_model)])
+    assert r.exit_code == 0, r.output
+    assert "skipped" in r.output and "broken.png" in r.output
+    assert [p.name for p in out.iterdir()] == ["good.png"]

@@ -159,3 +159,25 @@ def test_shipped_zoo_index_is_valid():
         assert entry.path.is_file(), entry
     with pytest.raises(InputError, match="--model"):
         resolve_model("no-such-bundled-model")
+
+
+def test_edgetpu_compiled_model_on_cpu_says_use_edgetpu(uint8_model, tmp_path):
+    """Rewrite the first operator as the Edge TPU custom op, as edgetpu_compiler does."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    m = schema.ModelT.InitFromPackedBuf(bytearray(uint8_model.read_bytes()), 0)
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+    code.customCode = "edgetpu-custom-op"
+    code.version = 1
+    m.operatorCodes.append(code)
+    m.subgraphs[0].operators[1].opcodeIndex = len(m.operatorCodes) - 1
+    m.subgraphs[0].operators[1].builtinOptions = None
+    m.subgraphs[0].operators[1].builtinOptionsType = 0
+    b = flatbuffers.Builder(4096)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    path = tmp_path / "model_edgetpu.tflite"
+    path.write_bytes(bytes(b.Output()))
+    with pytest.raises(ModelError, match="compiled for the Edge TPU.*--device edgetpu"):
+        Engine(path)
