@@ -103,3 +103,37 @@ def test_run_bench_raises_when_nothing_could_be_measured(not_image_model):
 def test_settings_reject_bad_values(kw, name):
     with pytest.raises(InputError, match=name):
         BenchSettings(models=("m.tflite",), **kw)
+
+
+def test_odd_frame_sizes_are_measured_for_tiled_and_padded_models(int8_model, float_model):
+    s = BenchSettings(
+        models=(str(int8_model), str(float_model)),
+        sizes=((37, 29),),
+        threads=(1,),
+        min_time_s=0.0,
+        min_runs=1,
+        warmup=0,
+        baselines=False,
+        reference=False,
+    )
+    r = run_bench(s)
+    rows = {m.model: m for m in r.measurements}
+    assert rows["int8_uint8io_16"].tiles > 1 and rows["float32_dynamic"].tiles == 1
+    assert rows["float32_dynamic"].macs_per_frame == 432 * 40 * 32  # padded to multiples of 8
+    assert all(m.efficiency is None for m in r.measurements)  # no reference: no efficiency
+    assert r.projections == ()  # and so nothing to project from
+
+
+@pytest.mark.slow
+def test_reference_script_rebuilds_the_committed_model_macs(tmp_path: Path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    script = Path(__file__).parents[2] / "benchmarks/scripts/make_reference_model.py"
+    out = tmp_path / "ref.tflite"
+    subprocess.run([sys.executable, str(script), "--out", str(out)], check=True)
+    built = yaml.safe_load(out.with_suffix(".yaml").read_text())
+    assert built["macs"] == reference_info()["macs"]
+    assert out.stat().st_size < 1_000_000
