@@ -24,9 +24,13 @@ done
 if [ $# -gt 0 ]; then
   MODELS=("$@")
 else
-  mapfile -t MODELS < <("$PY" benchmarks/scripts/make_demo_models.py --pairs "$DATA" 2>/dev/null)
+  mapfile -t MODELS < <("$PY" benchmarks/scripts/make_demo_models.py --pairs "$DATA" \
+    2> >(grep '^make_demo_models:' > "$HELDOUT/models.log"))
 fi
+touch "$HELDOUT/models.log"
 echo "models: ${MODELS[*]}"
+# Replace an earlier run (only a folder that holds a bench report).
+if [ -f "$OUT/report.json" ]; then rm -f "$OUT"/*.png "$OUT"/report.* "$OUT"/results.csv "$OUT"/*.txt; fi
 echo "pairs: $(ls "$HELDOUT/blur" | wc -l) held-out gopro_dev pairs"
 start=$(date +%s.%N)
 .venv/bin/edge-deblur bench "${MODELS[@]}" --sizes 640x480,1280x720 --threads 1,2 \
@@ -38,5 +42,18 @@ echo "bench wall time: ${wall} s (target: 180 s)"
 # Keep the settings with the results (paths from this machine, for the record).
 sed -i "s|$HELDOUT|gopro_dev held-out pairs (GOPR0374_11_00, GOPR0384_11_02)|g" \
   "$OUT/report.json" "$OUT/report.md"
-printf 'wall_s: %s\nload_1min: %s\ncommand: benchmarks/scripts/bench_target.sh %s\n' \
-  "$wall" "$(cut -d' ' -f1 /proc/loadavg)" "$*" > "$OUT/wall_time.txt"
+{
+  echo "# bench target run"
+  echo
+  echo "Made by \`benchmarks/scripts/bench_target.sh $*\` on $(date -u +%Y-%m-%dT%H:%MZ)."
+  echo
+  echo "- wall time of \`edge-deblur bench\`: ${wall} s (target: 180 s for 3 models x 2 sizes x"
+  echo "  2 thread counts, with quality, baselines, reference and projections)"
+  echo "- 1-minute load average at the end: $(cut -d' ' -f1 /proc/loadavg) on $(nproc) CPUs"
+  echo "  (a shared machine: latencies here are noisy; the medians and the p90/p99 spread show it)"
+  echo "- models: ${MODELS[*]}"
+  sed 's/^make_demo_models: /- /' "$HELDOUT/models.log"
+  echo
+  echo "See report.md for the tables and benchmarks/SCHEMA.md for every field and the projection"
+  echo "model."
+} > "$OUT/README.md"
