@@ -13,7 +13,9 @@ app = typer.Typer(cls=ErrorHandlingGroup, no_args_is_help=True)
 
 @app.command("from-video")
 def from_video(
-    clip: Path = typer.Argument(..., help="High-frame-rate video (e.g. 240 fps GoPro footage)."),
+    clip: Path = typer.Argument(
+        ..., help="High-frame-rate video (e.g. 240 fps GoPro footage) or a folder of its frames."
+    ),
     average: int = typer.Option(
         ..., "--average", help="Frames averaged into one blurred image (GoPro used 7-13)."
     ),

@@ -59,6 +59,63 @@ def _check_out(out: Path, force: bool) -> None:
             )
 
 
+class _VideoFrames:
+    """Frames of a video file through OpenCV (``grab`` skips cheaply, ``retrieve`` decodes)."""
+
+    def __init__(self, path: Path) -> None:
+        import cv2
+
+        self.path = path
+        self.cap = cv2.VideoCapture(str(path))
+        if not self.cap.isOpened():
+            self.cap.release()
+            raise InputError(expected("CLIP", "a video OpenCV can decode", str(path)))
+        self.total = max(0, int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+
+    def grab(self) -> bool:
+        return bool(self.cap.grab())
+
+    def retrieve(self, idx: int) -> np.ndarray | None:
+        ok, frame = self.cap.retrieve()
+        if not ok or frame is None:
+            return None
+        return to_rgb8(frame, name=f"frame {idx} of {str(self.path)!r}")
+
+    def release(self) -> None:
+        self.cap.release()
+
+
+class _FolderFrames:
+    """Frames stored as images in a folder (e.g. the GoPro dataset's raw frames), by name."""
+
+    def __init__(self, path: Path) -> None:
+        from runtime.io import list_images
+
+        self.files = list_images(path)
+        if not self.files:
+            raise InputError(
+                expected(
+                    "CLIP",
+                    "a video file or a folder of frame images",
+                    f"{str(path)!r}, a folder without images",
+                )
+            )
+        self.total = len(self.files)
+        self.pos = -1
+
+    def grab(self) -> bool:
+        self.pos += 1
+        return self.pos < self.total
+
+    def retrieve(self, idx: int) -> np.ndarray | None:
+        from runtime.io import read_image
+
+        return read_image(self.files[self.pos])
+
+    def release(self) -> None:
+        pass
+
+
 def pairs_from_video(
     clip: str | os.PathLike,
     average: int,
@@ -70,6 +127,8 @@ def pairs_from_video(
     progress: Callable[[int, int], None] | None = None,
 ) -> VideoPairs:
     """Average ``average`` consecutive frames of ``clip`` into blurred/sharp pairs under ``out``.
+
+    ``clip`` is a video file or a folder of frame images (taken in name order).
 
     A window starts every ``stride`` frames (default ``average``: windows do not overlap) and at
     most ``max_pairs`` are written. ``resize=(width, height)`` downsizes every frame (area
@@ -86,14 +145,14 @@ def pairs_from_video(
         raise InputError(expected("--resize", "WxH with both sides >= 8", resize))
     stride = average if stride is None else int(stride)
     clip_p, out_p = Path(clip), Path(out)
-    if not clip_p.is_file():
-        raise InputError(expected("CLIP", "an existing video file", str(clip_p)))
+    if not clip_p.exists():
+        raise InputError(
+            expected("CLIP", "an existing video file or folder of frames", str(clip_p))
+        )
     _check_out(out_p, force)
-    cap = cv2.VideoCapture(str(clip_p))
+    cap = _FolderFrames(clip_p) if clip_p.is_dir() else _VideoFrames(clip_p)
+    total = cap.total
     try:
-        if not cap.isOpened():
-            raise InputError(expected("CLIP", "a video OpenCV can decode", str(clip_p)))
-        total = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
         window: deque[np.ndarray] = deque(maxlen=average)
         names: list[str] = []
         psnrs: list[float] = []
@@ -110,12 +169,22 @@ def pairs_from_video(
                 if progress:
                     progress(idx, total)
                 continue
-            ok, frame = cap.retrieve()
-            if not ok or frame is None:
+            frame = cap.retrieve(idx)
+            if frame is None:
                 break
-            lin = srgb_to_linear(to_float(to_rgb8(frame, name=f"frame {idx} of {str(clip_p)!r}")))
+            lin = srgb_to_linear(to_float(frame))
             if resize is not None:
                 lin = cv2.resize(lin, resize, interpolation=cv2.INTER_AREA)
+            if window and lin.shape != window[0].shape:
+                raise InputError(
+                    expected(
+                        f"frame {idx} of {str(clip_p)!r}",
+                        f"the size of the frames before it "
+                        f"({window[0].shape[1]}x{window[0].shape[0]})",
+                        f"{lin.shape[1]}x{lin.shape[0]}",
+                        "pass --resize WxH",
+                    )
+                )
             window.append(lin)
             start = idx - average + 1
             if len(window) == average and start % stride == 0:

@@ -132,3 +132,22 @@ def test_cli_from_video_writes_pairs_and_reports(clip: Path, tmp_path: Path) -> 
         ["data", "from-video", str(clip), "--average", "3", "--out", str(out), "--resize", "x"],
     )
     assert r3.exit_code == 2 and "--resize" in r3.output
+
+
+def test_a_folder_of_frames_works_like_a_video(tmp_path: Path) -> None:
+    from runtime.io import write_image
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(7):
+        f = np.full((24, 40, 3), 30, np.uint8)
+        f[8:16, 2 + 3 * i : 10 + 3 * i] = 240
+        write_image(frames / f"{i:04d}.png", f)
+    (frames / "info.txt").write_text("not a frame")
+    res = pairs_from_video(frames, 3, tmp_path / "o")
+    assert res.frames_read == 7 and res.names == ["frames_000001", "frames_000004"]
+    sharp = read_image(tmp_path / "o" / "sharp" / "frames_000004.png")
+    np.testing.assert_array_equal(sharp, read_image(frames / "0004.png"))
+    write_image(frames / "0007.png", np.zeros((30, 40, 3), np.uint8))
+    with pytest.raises(InputError, match=r"frame 7 .*40x24.*--resize"):
+        pairs_from_video(frames, 2, tmp_path / "o2")
