@@ -1,8 +1,8 @@
 """The stream pipeline: capture, inference and output threads joined by bounded queues.
 
-The capture thread reads and prepares (converts, tiles, quantizes) a frame, the inference thread
-only runs the interpreter, the output thread dequantizes, blends and writes: capture overlaps
-inference, which overlaps output, so the frame rate is set by the interpreter alone.
+Four threads: capture reads, prepare converts, tiles and quantizes, inference only runs the
+interpreter, output dequantizes, blends and writes. Each overlaps the others, so the frame rate is
+set by the interpreter alone.
 
 Live sources are read latest-frame-wins: the capture thread replaces a frame the inference
 thread has not taken yet and counts it as dropped, so latency stays bounded. File sources are
@@ -161,7 +161,11 @@ class Pipeline:
         stop_ev = getattr(source, "stop_event", None)
         if isinstance(stop_ev, threading.Event):
             self._stop = stop_ev  # a live source's reopen backoff wakes up on stop
-        self._q_in: queue.Queue = queue.Queue(maxsize=1 if source.live else self.options.queue_size)
+        # capture -> raw (live: one slot, latest wins) -> prepare -> prepared -> inference -> out
+        self._q_raw: queue.Queue = queue.Queue(
+            maxsize=1 if source.live else self.options.queue_size
+        )
+        self._q_in: queue.Queue = queue.Queue(maxsize=1)
         self._q_out: queue.Queue = queue.Queue(maxsize=self.options.queue_size)
         self._errors: list[BaseException] = []
         self._read = 0
@@ -186,6 +190,7 @@ class Pipeline:
                 restore[sig] = signal.signal(sig, self._on_signal)
         threads = [
             threading.Thread(target=self._guard, args=(self._capture,), name="capture"),
+            threading.Thread(target=self._guard, args=(self._prepare,), name="prepare"),
             threading.Thread(target=self._guard, args=(self._infer,), name="inference"),
             threading.Thread(target=self._guard, args=(self._output,), name="output"),
         ]
@@ -252,26 +257,48 @@ class Pipeline:
                 if frame is None:
                     break
                 self._read += 1
-                # "pre" runs here, overlapping the previous frame's inference.
-                region, small = _region(frame, self.options)
-                job = _Job(frame, region, t1, (t1 - t0) / 1e6, small)
-                job.prepared = self.engine.prepare(small)
-                job.pre_ms = (time.perf_counter_ns() - t1) / 1e6
+                job = _Job(frame, frame, t1, (t1 - t0) / 1e6)
                 if src.live:
                     try:
-                        self._q_in.put_nowait(job)
+                        self._q_raw.put_nowait(job)
                     except queue.Full:
                         try:
-                            self._q_in.get_nowait()
+                            self._q_raw.get_nowait()
                             self.stats.dropped += 1
                         except queue.Empty:
                             pass
-                        self._q_in.put_nowait(job)
-                elif not self._put(self._q_in, job):
+                        self._q_raw.put_nowait(job)
+                elif not self._put(self._q_raw, job):
                     self.stats.dropped += 1  # stopped while waiting: never processed
                     break
         finally:
+            self._put(self._q_raw, _END, force=True)
+
+    def _prepare(self) -> None:
+        """ROI / scale, convert, tile, quantize: overlaps the previous frame's inference, and
+        for live sources runs only on frames that will be inferred (not on dropped ones)."""
+        failed: BaseException | None = None
+        try:
+            while True:
+                job = self._q_raw.get()
+                if job is _END:
+                    break
+                if failed is not None:
+                    continue
+                try:
+                    t0 = time.perf_counter_ns()
+                    job.region, job.small = _region(job.frame, self.options)
+                    job.prepared = self.engine.prepare(job.small)
+                    job.pre_ms = (time.perf_counter_ns() - t0) / 1e6
+                except BaseException as e:
+                    failed = e
+                    self._stop.set()
+                    continue
+                self._put(self._q_in, job, force=True)
+        finally:
             self._put(self._q_in, _END, force=True)
+        if failed is not None:
+            raise failed
 
     def _infer(self) -> None:
         failed: BaseException | None = None
