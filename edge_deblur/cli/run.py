@@ -138,6 +138,12 @@ def run(
             )
             sinks.append(view)
             typer.echo(f"live view: {view.url}", err=True)
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                typer.echo(
+                    f"edge-deblur: note: the live view on {host} is reachable from the network "
+                    "without authentication",
+                    err=True,
+                )
         total = max_frames
         if not src.live and src.frame_count:
             total = min(src.frame_count, max_frames) if max_frames else src.frame_count

@@ -164,3 +164,24 @@ def test_deblur_skips_an_unreadable_image_and_says_so(tmp_path, uint8_model):
     assert r.exit_code == 0, r.output
     assert "skipped" in r.output and "broken.png" in r.output
     assert [p.name for p in out.iterdir()] == ["good.png"]
+
+
+def test_run_with_serve_prints_the_loopback_url_and_finishes(tmp_path, uint8_model):
+    src = tmp_path / "in.avi"
+    _video(src, n=4)
+    r = runner.invoke(
+        app,
+        [
+            "run",
+            "--source",
+            str(src),
+            "--model",
+            str(uint8_model),
+            "--serve",
+            "127.0.0.1:0",
+            "--max-frames",
+            "3",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "live view: http://127.0.0.1:" in r.output and "3 frames" in r.output

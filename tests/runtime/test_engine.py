@@ -181,3 +181,22 @@ def test_edgetpu_compiled_model_on_cpu_says_use_edgetpu(uint8_model, tmp_path):
     path.write_bytes(bytes(b.Output()))
     with pytest.raises(ModelError, match="compiled for the Edge TPU.*--device edgetpu"):
         Engine(path)
+
+
+def test_backend_falls_back_to_tflite_runtime_then_reports_none(monkeypatch):
+    import sys
+    import types
+
+    fake = types.ModuleType("tflite_runtime.interpreter")
+    fake.Interpreter = object
+    fake.load_delegate = lambda lib: None
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # import -> ImportError
+    monkeypatch.setitem(sys.modules, "tflite_runtime", types.ModuleType("tflite_runtime"))
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", fake)
+    be = interp_mod.backend()
+    assert be.name == "tflite_runtime.interpreter" and be.interpreter_cls is object
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", None)
+    monkeypatch.setitem(sys.modules, "tensorflow.lite", None)
+    monkeypatch.setitem(sys.modules, "tensorflow", None)
+    with pytest.raises(DeviceError, match="pip install ai-edge-litert"):
+        interp_mod.backend()
