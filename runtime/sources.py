@@ -28,6 +28,7 @@ SOURCE_FORMS = (
     "a camera index (0), a V4L2 device (/dev/video0), a video file, an image file or folder, "
     "an rtsp:// or http:// URL, a GStreamer pipeline ('... ! appsink') or 'picamera2'"
 )
+NETWORK_TIMEOUT_MS = 10_000  # open / read timeout for URL sources
 MAX_CONSECUTIVE_CORRUPT = 25  # a file that fails this many reads in a row has ended
 
 
@@ -112,9 +113,11 @@ class CaptureSource(Source):
         max_reopen: int = 8,
         backoff_s: float = 0.5,
         stop_event: threading.Event | None = None,
+        timeout_ms: int = 0,
     ) -> None:
         super().__init__()
         self.target, self.api, self.live, self.name = target, api, live, name
+        self.timeout_ms = int(timeout_ms)
         self.max_reopen = max_reopen
         self.backoff_s = backoff_s
         self.stop_event = stop_event or threading.Event()
@@ -131,11 +134,19 @@ class CaptureSource(Source):
     def _open(self) -> Any:
         import cv2
 
-        cap = (
-            cv2.VideoCapture(self.target, self.api)
-            if self.api is not None
-            else (cv2.VideoCapture(self.target))
-        )
+        if self.api is None:
+            cap = cv2.VideoCapture(self.target)
+        elif self.timeout_ms:
+            # Network streams: bounded open and read waits, so a dead camera cannot hang us.
+            params = [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                self.timeout_ms,
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                self.timeout_ms,
+            ]
+            cap = cv2.VideoCapture(self.target, self.api, params)
+        else:
+            cap = cv2.VideoCapture(self.target, self.api)
         if not cap.isOpened():
             cap.release()
             return None
@@ -266,7 +277,9 @@ def open_source(spec: str | os.PathLike, stop_event: threading.Event | None = No
         m = re.fullmatch(r"picamera2(?::(\d+))?", text.strip().lower())
         return Picamera2Source(index=int(m.group(1)) if m and m.group(1) else 0)
     if kind == "url":
-        return CaptureSource(text, cv2.CAP_FFMPEG, True, text, stop_event=stop_event)
+        return CaptureSource(
+            text, cv2.CAP_FFMPEG, True, text, stop_event=stop_event, timeout_ms=NETWORK_TIMEOUT_MS
+        )
     if kind == "gstreamer":
         if "GStreamer:                   YES" not in cv2.getBuildInformation():
             raise DeviceError(
