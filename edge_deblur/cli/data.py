@@ -35,6 +35,7 @@ def from_video(
 ) -> None:
     """Average N consecutive frames in linear light into blurred images; the middle frame is the
     sharp target (the GoPro recipe). Writes OUT/blur/NAME.png and OUT/sharp/NAME.png."""
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from edge_deblur.data.video import pairs_from_video, parse_wxh
@@ -45,6 +46,7 @@ def from_video(
         BarColumn(),
         TextColumn("{task.completed}/{task.total} frames"),
         TimeRemainingColumn(),
+        console=Console(stderr=True),  # stdout keeps only the summary line
         transient=True,
     ) as bar:
         task = bar.add_task("averaging frames", total=None)
