@@ -200,3 +200,13 @@ def test_backend_falls_back_to_tflite_runtime_then_reports_none(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorflow", None)
     with pytest.raises(DeviceError, match="pip install ai-edge-litert"):
         interp_mod.backend()
+
+
+def test_metadata_tile_overlap_is_honoured_and_bad_normalization_ignored(uint8_model, tmp_path):
+    path = tmp_path / "m.tflite"
+    meta = {"format": 1, "tile_overlap": 4, "normalization": ["not", "a", "dict"]}
+    path.write_bytes(write_metadata(uint8_model.read_bytes(), meta))
+    eng = Engine(path)
+    assert eng.value_range == (0.0, 1.0)
+    assert eng.tile_count(16, 40) == len(range(0, 40 - 16, 12)) + 1  # stride 16 - 4
+    assert Engine(uint8_model).tile_count(16, 40) == len(range(0, 40 - 16, 8)) + 1  # default 8
