@@ -296,6 +296,8 @@ def _prepare(
     if isinstance(patch, bool) or not isinstance(patch, int) or patch < 8:
         raise InputError(expected("patch", "an integer >= 8", patch))
     _check_seed(seed)
+    if not isinstance(energy_power, (int, float)) or not 0.0 <= energy_power <= 8.0:
+        raise InputError(expected("energy_power", "a number in [0, 8]", energy_power))
     degrader = Degrader(blur or BlurConfig())
     loaded, weights = [], []
     for src in sources:

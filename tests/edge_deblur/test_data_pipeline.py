@@ -176,6 +176,10 @@ def test_bad_arguments_raise_input_errors(photos: Path) -> None:
         build_train_dataset(src, 32, 2, seed=-1)
     with pytest.raises(InputError, match="data sources"):
         build_train_dataset([], 32, 2, seed=0)
+    with pytest.raises(InputError, match="energy_power"):
+        build_train_dataset(src, 32, 2, seed=0, energy_power=-1.0)
+    with pytest.raises(InputError, match="uniform_share"):
+        build_train_dataset(src, 32, 2, seed=0, uniform_share=2.0)
     with pytest.raises(InputError, match="source kind"):
         DataSource("video", photos)
     with pytest.raises(InputError, match="weight"):
