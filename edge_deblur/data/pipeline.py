@@ -15,7 +15,9 @@ Part of every source is held back for validation by :func:`split_holdout`;
 Both must get the same ``seed`` and ``holdout``.
 
 Images smaller than the patch are an InputError naming the image: they are not upscaled, because
-upscaling would change the sharpness the model is taught to restore.
+upscaling would change the sharpness the model is taught to restore. Held-out images smaller than
+the validation crop are skipped with a warning instead (which images are held out is not the
+user's choice).
 """
 
 from __future__ import annotations
@@ -87,6 +89,21 @@ def _decode_all(paths: list[Path]) -> list[np.ndarray]:
     workers = max(1, min(8, (os.cpu_count() or 1) * 2))
     with ThreadPoolExecutor(max_workers=workers) as ex:
         return list(ex.map(read_image, paths))
+
+
+def _fits(img: np.ndarray, path: Path, patch: int, part: str) -> bool:
+    """Whether ``img`` holds a patch. Too small: InputError for training; for validation (the
+    split is not the user's choice) the image is skipped with a warning."""
+    h, w = img.shape[:2]
+    if h >= patch and w >= patch:
+        return True
+    if part == "val":
+        log.warning(
+            "%s (%dx%d) is smaller than the %d px validation crop: not used", path, w, h, patch
+        )
+        return False
+    _check_size(img, path, patch)
+    return True
 
 
 def _check_size(img: np.ndarray, path: Path, patch: int) -> None:
@@ -166,8 +183,9 @@ def _load_source(
         train, val = split_holdout(paths, holdout, seed)
         chosen = train if part == "train" else val
         images = _decode_all(chosen)
-        for img, p in zip(images, chosen, strict=True):
-            _check_size(img, p, patch)
+        keep = [_fits(img, p, patch, part) for img, p in zip(images, chosen, strict=True)]
+        chosen = [p for p, k in zip(chosen, keep, strict=True) if k]
+        images = [img for img, k in zip(images, keep, strict=True) if k]
         log.info(
             "%s: %d images for %s (%d non-image files skipped), %.0f MB in memory",
             src.path,
@@ -182,7 +200,7 @@ def _load_source(
     chosen = train if part == "train" else val
     blurs = _decode_all([p.blur_path for p in chosen])
     sharps = _decode_all([p.sharp_path for p in chosen])
-    weights = []
+    weights, keep = [], []
     for pr, b, s in zip(chosen, blurs, sharps, strict=True):
         if b.shape != s.shape:
             raise InputError(
@@ -192,8 +210,12 @@ def _load_source(
                     f"{b.shape[1]}x{b.shape[0]} vs {s.shape[1]}x{s.shape[0]}",
                 )
             )
-        _check_size(b, pr.blur_path, patch)
-        weights.append(_crop_weights(b, s, patch, energy_power))
+        keep.append(_fits(b, pr.blur_path, patch, part))
+        if keep[-1]:
+            weights.append(_crop_weights(b, s, patch, energy_power))
+    chosen = [p for p, k in zip(chosen, keep, strict=True) if k]
+    blurs = [b for b, k in zip(blurs, keep, strict=True) if k]
+    sharps = [s for s, k in zip(sharps, keep, strict=True) if k]
     log.info(
         "%s: %d pairs for %s (%d non-image files skipped), %.0f MB in memory",
         src.path,

@@ -162,6 +162,25 @@ def test_image_smaller_than_patch_is_named(photos: Path) -> None:
         build_train_dataset([DataSource("synthetic", photos)], 64, 2, seed=0, holdout=0.0)
 
 
+def test_small_held_out_images_are_skipped_for_validation_not_fatal(tmp_path: Path) -> None:
+    d = tmp_path / "mixed sizes"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        write_image(d / f"big{i}.png", _photo(rng, 64, 64))
+    write_image(d / "small.png", _photo(rng, 20, 40))
+    src = [DataSource("synthetic", d)]
+    paths = sorted(d.iterdir())
+    seed = next(
+        s for s in range(100) if any(p.name == "small.png" for p in split_holdout(paths, 0.3, s)[1])
+    )
+    val = make_validation_set(src, 4, 32, seed=seed, blur=FAST, holdout=0.3)
+    assert len(val) == 4 and all(b.shape == (32, 32, 3) for b, _ in val)
+    # Training on the same folder with a patch larger than the image still names it.
+    with pytest.raises(InputError, match=r"small\.png"):
+        build_train_dataset(src, 32, 2, seed=seed, blur=FAST, holdout=0.0)
+
+
 def test_folder_without_images_is_an_error_counting_skipped_files(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("x")
     with pytest.raises(InputError, match="0 images \\(1 non-image"):
