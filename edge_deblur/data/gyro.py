@@ -8,7 +8,9 @@ crop with every ``H(t)`` and averaging gives spatially varying blur, where in-pl
 the blur longer toward the corners (:func:`blur_rotation_path`).
 
 Logs use the format of Lai et al. 2016 (``gyro.txt``: one sample per row, columns 1-3 accelerometer
-in g, 4-6 angular velocity in rad/s, last column time in seconds).
+in g, 4-6 angular velocity in rad/s, last column time in seconds). Their ``info.txt`` (the
+recorded exposure) is not used: windows of random start and length (``exposure_s``) are cut from
+the whole log, which turns four short logs into a large variety of shake paths.
 """
 
 from __future__ import annotations
