@@ -166,6 +166,7 @@ class Pipeline:
             maxsize=1 if source.live else self.options.queue_size
         )
         self._q_in: queue.Queue = queue.Queue(maxsize=1)
+        self._infer_idle = threading.Event()  # set while inference waits for its next frame
         self._q_out: queue.Queue = queue.Queue(maxsize=self.options.queue_size)
         self._errors: list[BaseException] = []
         self._read = 0
@@ -275,11 +276,17 @@ class Pipeline:
             self._put(self._q_raw, _END, force=True)
 
     def _prepare(self) -> None:
-        """ROI / scale, convert, tile, quantize: overlaps the previous frame's inference, and
-        for live sources runs only on frames that will be inferred (not on dropped ones)."""
+        """ROI / scale, convert, tile, quantize. For files it overlaps the previous frame's
+        inference; for live sources it runs when inference is free, on the freshest frame only."""
         failed: BaseException | None = None
+        live = self.source.live
         try:
             while True:
+                if live:
+                    # Take the freshest frame only when inference can start on it at once:
+                    # latency is then about one inference, not a queue of them.
+                    self._infer_idle.wait()
+                    self._infer_idle.clear()
                 job = self._q_raw.get()
                 if job is _END:
                     break
@@ -304,6 +311,7 @@ class Pipeline:
         failed: BaseException | None = None
         try:
             while True:
+                self._infer_idle.set()
                 job = self._q_in.get()
                 if job is _END:
                     break
