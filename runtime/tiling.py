@@ -139,22 +139,46 @@ def extract_tiles(frame: np.ndarray, plan: TilePlan) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=16)
+def _normalized_weights(plan: TilePlan) -> tuple[np.ndarray, ...]:
+    """Per-tile weights divided by their sum over the frame, so blending is a plain weighted sum."""
+    th, tw = plan.tile_h, plan.tile_w
+    wsum = np.zeros((plan.padded_h, plan.padded_w), dtype=np.float32)
+    maps = [plan.weights(y, x) for y in plan.ys for x in plan.xs]
+    i = 0
+    for y in plan.ys:
+        for x in plan.xs:
+            wsum[y : y + th, x : x + tw] += maps[i]
+            i += 1
+    out = []
+    i = 0
+    for y in plan.ys:
+        for x in plan.xs:
+            w = (maps[i] / np.maximum(wsum[y : y + th, x : x + tw], 1e-6))[:, :, None]
+            w.setflags(write=False)
+            out.append(w)
+            i += 1
+    return tuple(out)
+
+
 def blend_tiles(tiles: np.ndarray, plan: TilePlan) -> np.ndarray:
     """Blend processed uint8 tiles ``(count, tile_h, tile_w, C)`` back into one frame."""
     th, tw = plan.tile_h, plan.tile_w
     if plan.count == 1:
         return np.ascontiguousarray(tiles[0][: plan.height, : plan.width])
+    weights = _normalized_weights(plan)
     acc = np.zeros((plan.padded_h, plan.padded_w, tiles.shape[3]), dtype=np.float32)
-    wsum = np.zeros((plan.padded_h, plan.padded_w, 1), dtype=np.float32)
+    tmp = np.empty((th, tw, tiles.shape[3]), dtype=np.float32)
     i = 0
     for y in plan.ys:
         for x in plan.xs:
-            w = plan.weights(y, x)[:, :, None]
-            acc[y : y + th, x : x + tw] += tiles[i].astype(np.float32) * w
-            wsum[y : y + th, x : x + tw] += w
+            np.multiply(tiles[i], weights[i], out=tmp)
+            acc[y : y + th, x : x + tw] += tmp
             i += 1
-    acc /= np.maximum(wsum, 1e-6)
-    return np.clip(acc[: plan.height, : plan.width] + 0.5, 0, 255).astype(np.uint8)
+    acc = acc[: plan.height, : plan.width]
+    acc += 0.5
+    np.clip(acc, 0, 255, out=acc)
+    return acc.astype(np.uint8)
 
 
 def run_tiled(
