@@ -151,3 +151,35 @@ def test_a_folder_of_frames_works_like_a_video(tmp_path: Path) -> None:
     write_image(frames / "0007.png", np.zeros((30, 40, 3), np.uint8))
     with pytest.raises(InputError, match=r"frame 7 .*40x24.*--resize"):
         pairs_from_video(frames, 2, tmp_path / "o2")
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["data", "from-video", "missing.mp4", "--average", "3", "--out", "o"], "CLIP"),
+        (["data", "from-video", "CLIPFILE", "--average", "1", "--out", "o"], "--average"),
+        (
+            ["data", "from-video", "CLIPFILE", "--average", "3", "--out", "o", "--stride", "0"],
+            "--stride",
+        ),
+        (
+            ["data", "preview", "--data", "PHOTOS", "--gyro", "nogyro", "--out", "g.png"],
+            "gyro folder",
+        ),
+        (["data", "preview", "--data", "PHOTOS", "--out", "g.png", "--size", "4"], "patch"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2(clip: Path, tmp_path: Path, args, match) -> None:
+    from runtime.io import write_image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    write_image(photos / "a.png", np.zeros((40, 40, 3), np.uint8))
+    write_image(photos / "b.png", np.zeros((40, 40, 3), np.uint8))
+    subst = {"CLIPFILE": str(clip), "PHOTOS": str(photos)}
+    args = [subst.get(a, a) for a in args]
+    args = [str(tmp_path / a) if a in ("o", "g.png", "nogyro", "missing.mp4") else a for a in args]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("edge-deblur: error:") and match in lines[0]
