@@ -285,3 +285,18 @@ def test_pairs_hold_out_one_contiguous_run(tmp_path: Path) -> None:
     blur, _ = _first(build_train_dataset(src, 16, 40, seed=1, holdout=0.2))[0]
     train = {int(round(v * 255)) // 10 for v in np.unique(blur[:, 0, 0, 0])}
     assert not train & set(held) and len(train) == 8
+
+
+def test_gray_rgba_and_16_bit_photos_are_used_as_rgb(tmp_path: Path) -> None:
+    import cv2
+
+    d = tmp_path / "odd formats"
+    d.mkdir()
+    rng = np.random.default_rng(3)
+    base = _photo(rng, 40, 44)
+    cv2.imwrite(str(d / "gray.png"), cv2.cvtColor(base, cv2.COLOR_RGB2GRAY))
+    cv2.imwrite(str(d / "rgba.png"), cv2.cvtColor(base, cv2.COLOR_RGB2BGRA))
+    cv2.imwrite(str(d / "deep.png"), base[:, :, ::-1].astype(np.uint16) * 257)
+    got = sample_pairs([DataSource("synthetic", d)], 6, 33, seed=0, blur=FAST, holdout=0.0)
+    for b, s in got:
+        assert b.shape == s.shape == (33, 33, 3) and b.dtype == np.uint8
