@@ -1,9 +1,10 @@
 """``--serve HOST:PORT``: a browser live view on the standard library's http.server.
 
-One page (``/``) with two MJPEG streams (``/original.mjpg``, ``/deblurred.mjpg``) overlaid as a
-split view with a slider, and live stats polled from ``/stats.json``. Anything else is a 404. It
-binds 127.0.0.1 unless another host is given. The pipeline only hands over its latest frames (no
-encoding in the pipeline): each stream connection JPEG-encodes in its own server thread.
+One page (``/``) showing one MJPEG stream (``/stream.mjpg``: original | deblurred side by side,
+so both halves are always the same frame) as a split view with a slider, and live stats polled
+from ``/stats.json``. Anything else is a 404. It binds 127.0.0.1 unless another host is given.
+The pipeline only hands over its latest frames (no encoding in the pipeline): each stream
+connection JPEG-encodes in its own server thread.
 """
 
 from __future__ import annotations
@@ -91,19 +92,19 @@ class LiveView(Sink):
         self.server.server_close()
         self._thread.join(timeout=5)
 
-    def _next_jpeg(
-        self, which: int, last_seq: int, timeout: float = 1.0
-    ) -> tuple[int, bytes | None]:
+    def _next_jpeg(self, last_seq: int, timeout: float = 1.0) -> tuple[int, bytes | None]:
+        """The next frame pair as one side-by-side JPEG, or None when none came in time."""
         import cv2
 
         with self._cond:
             self._cond.wait_for(lambda: self._closed or self._seq != last_seq, timeout=timeout)
             if self._closed or self._frames is None or self._seq == last_seq:
                 return last_seq, None
-            seq, rgb = self._seq, self._frames[which]
-        ok, enc = cv2.imencode(
-            ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, self.quality]
-        )
+            seq, (original, deblurred) = self._seq, self._frames
+        if original.shape != deblurred.shape:
+            original = cv2.resize(original, (deblurred.shape[1], deblurred.shape[0]))
+        both = cv2.cvtColor(np.concatenate([original, deblurred], axis=1), cv2.COLOR_RGB2BGR)
+        ok, enc = cv2.imencode(".jpg", both, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         return seq, (enc.tobytes() if ok else None)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -131,8 +132,8 @@ class LiveView(Sink):
                 elif path == "/stats.json":
                     body = json.dumps(view.stats_fn()).encode("utf-8")
                     self._send(200, "application/json", body)
-                elif path in ("/original.mjpg", "/deblurred.mjpg"):
-                    self._stream(0 if path == "/original.mjpg" else 1)
+                elif path == "/stream.mjpg":
+                    self._stream()
                 else:
                     self._send(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"not found\n")
 
@@ -143,7 +144,7 @@ class LiveView(Sink):
 
             do_POST = do_PUT = do_DELETE = do_PATCH = _not_found  # noqa: N815
 
-            def _stream(self, which: int) -> None:
+            def _stream(self) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
                 self.send_header("Cache-Control", "no-store")
@@ -153,7 +154,7 @@ class LiveView(Sink):
                 seq = 0
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError, OSError):
                     while not view._closed:
-                        seq, jpg = view._next_jpeg(which, seq)
+                        seq, jpg = view._next_jpeg(seq)
                         if jpg is None:
                             continue
                         self.wfile.write(

@@ -11,6 +11,8 @@ import time
 import urllib.error
 import urllib.request
 
+import cv2
+import numpy as np
 import pytest
 
 from runtime.engine import Engine
@@ -63,18 +65,22 @@ def test_binds_loopback_and_serves_page_streams_and_stats(live):
     assert view.host == "127.0.0.1"
     status, ctype, body = _get(view.url)
     assert status == 200 and ctype.startswith("text/html")
-    assert b"/deblurred.mjpg" in body and b"/stats.json" in body and b'type="range"' in body
+    assert b"/stream.mjpg" in body and b"/stats.json" in body and b'type="range"' in body
     status, ctype, body = _get(view.url + "stats.json")
     stats = json.loads(body)
     assert status == 200 and stats["frames"] >= 3 and stats["model"] == "fixture-model"
-    for name in ("original", "deblurred"):
-        status, ctype, chunk = _get(view.url + f"{name}.mjpg", limit=4000)
-        assert status == 200 and ctype.startswith("multipart/x-mixed-replace")
-        assert chunk.startswith(f"--{BOUNDARY}".encode()) and b"\xff\xd8" in chunk
+    status, ctype, chunk = _get(view.url + "stream.mjpg", limit=20000)
+    assert status == 200 and ctype.startswith("multipart/x-mixed-replace")
+    assert chunk.startswith(f"--{BOUNDARY}".encode())
+    start = chunk.index(b"\xff\xd8")
+    length = int(chunk.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+    frame = cv2.imdecode(np.frombuffer(chunk[start : start + length], np.uint8), cv2.IMREAD_COLOR)
+    assert frame.shape == (60, 160, 3)  # original | deblurred, side by side
 
 
 @pytest.mark.parametrize(
-    "path", ["favicon.ico", "../etc/passwd", "stats.json/x", "static/live.html"]
+    "path",
+    ["favicon.ico", "../etc/passwd", "stats.json/x", "static/live.html", "original.mjpg"],
 )
 def test_anything_else_is_404(live, path):
     view, _ = live
@@ -124,7 +130,10 @@ def test_page_renders_streams_and_live_stats_in_headless_chromium(live, tmp_path
     # The page's script ran in the browser: stats were fetched and the streams attached.
     assert 'id="model">fixture-model<' in dom
     assert 'id="fps">-<' not in dom and 'id="fps">offline<' not in dom
-    assert 'src="/deblurred.mjpg"' in dom and 'src="/original.mjpg"' in dom
+    assert 'src="/stream.mjpg"' in dom
+    # ...and the canvas drew the stream's frames, split into its two 80x60 halves.
+    assert 'data-size="80x60"' in dom
+    assert int(dom.split('data-drawn="')[1].split('"')[0]) > 0
 
 
 def test_an_http_mjpeg_url_is_a_live_source(live):
@@ -132,10 +141,10 @@ def test_an_http_mjpeg_url_is_a_live_source(live):
     from runtime.sources import open_source
 
     view, _ = live
-    src = open_source(view.url + "original.mjpg")
+    src = open_source(view.url + "stream.mjpg")
     try:
         assert src.live
         frames = [src.read() for _ in range(3)]
     finally:
         src.close()
-    assert all(f is not None and f.shape == (60, 80, 3) for f in frames)
+    assert all(f is not None and f.shape == (60, 160, 3) for f in frames)
