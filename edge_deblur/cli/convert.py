@@ -53,7 +53,9 @@ def convert_cmd(
     input_size: str | None = typer.Option(
         None, "--input-size", help="HxW of the .tflite input (int8 default 256x256)."
     ),
-    io: IODtype = typer.Option(IODtype.UINT8, "--io", help="int8 model I/O dtype."),
+    io: IODtype | None = typer.Option(
+        None, "--io", help="I/O dtype of an int8 model [default: uint8]."
+    ),
     edgetpu: bool = typer.Option(
         False, "--edgetpu", help="Run edgetpu_compiler when on PATH (writes *_edgetpu.tflite)."
     ),
@@ -64,7 +66,7 @@ def convert_cmd(
 
     cfg = ConvertConfig(
         quant=quant,
-        io=io if quant is QuantMode.INT8 else IODtype.FLOAT32,
+        io=io or (IODtype.UINT8 if quant is QuantMode.INT8 else IODtype.FLOAT32),
         prune=prune,
         structured=structured,
         prune_steps=prune_steps,

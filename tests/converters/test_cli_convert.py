@@ -57,6 +57,21 @@ def test_bad_flag_values_exit_2_with_one_line(run_dir, tmp_path):
     )
     assert res.exit_code == 2 and "--prune" in res.output
 
+    res = runner.invoke(
+        app,
+        [
+            "convert",
+            str(run_dir),
+            "-o",
+            str(tmp_path / "m.tflite"),
+            "--quant",
+            "fp16",
+            "--io",
+            "int8",
+        ],
+    )
+    assert res.exit_code == 2 and "--io" in res.output and "--quant int8" in res.output
+
 
 def test_empty_calibration_folder_exits_2(run_dir, tmp_path):
     empty = tmp_path / "empty"
