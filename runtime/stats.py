@@ -19,7 +19,12 @@ _SERIES = (*STAGES, "latency")
 
 @dataclass(frozen=True)
 class FrameRecord:
-    """Times of one frame in milliseconds; ``latency`` is capture start to output written."""
+    """Times of one frame in milliseconds.
+
+    ``capture`` is the time spent in ``source.read()`` (for a live source this includes waiting
+    for the camera's next frame); ``latency`` runs from the moment the frame was read to the
+    moment every sink has it.
+    """
 
     capture: float
     pre: float
