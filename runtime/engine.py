@@ -110,6 +110,9 @@ class Engine:
         )
         self.timings = FrameTimings(0.0, 0.0, 0.0, 0)
         self._plans: dict[tuple[int, int], tiling.TilePlan] = {}
+        # A dynamic model takes frames whole up to this size (1080p), tiles beyond it.
+        self.max_dynamic_pixels = 1920 * 1088
+        self.dynamic_tile = 512
 
     # ------------------------------------------------------------------ model checks
 
@@ -164,10 +167,10 @@ class Engine:
         return self.timings.invoke
 
     def tile_count(self, height: int, width: int) -> int:
-        """How many interpreter runs a ``height`` x ``width`` frame takes (1 for dynamic models)."""
-        if self.input_size is None:
-            return 1
-        return self._plan(height, width).count
+        """How many interpreter runs a ``height`` x ``width`` frame takes (dynamic models: 1 up to
+        ``max_dynamic_pixels``, tiles of ``dynamic_tile`` beyond)."""
+        plan = self._plan(height, width)
+        return 1 if plan is None else plan.count
 
     def process(self, frame: np.ndarray) -> np.ndarray:
         """Deblur one frame: RGB uint8 (H, W, 3) in, RGB uint8 (H, W, 3) out.
@@ -182,13 +185,12 @@ class Engine:
         t0 = time.perf_counter_ns()
         rgb = self._as_rgb8(frame)
         h, w = rgb.shape[:2]
-        if self.input_size is None:
+        plan = self._plan(h, w)
+        if plan is None:  # a dynamic model, whole frame padded to its multiple
             m = self.pad_multiple
             ph, pw = -(-h // m) * m, -(-w // m) * m
             tiles = self.in_codec.encode(tiling.pad_to(rgb, ph, pw))[None]
-            plan = None
         else:
-            plan = self._plan(h, w)
             tiles = self.in_codec.encode(tiling.extract_tiles(rgb, plan))
         tiles = np.ascontiguousarray(tiles)
         return Prepared(h, w, tiles, plan, (time.perf_counter_ns() - t0) / 1e6)
@@ -196,7 +198,7 @@ class Engine:
     def run(self, prepared: Prepared) -> Inferred:
         """Invoke the interpreter on every tile (call from one thread at a time)."""
         it = self.interpreter
-        if prepared.plan is None:
+        if self.input_size is None:
             self._ensure_allocated(prepared.tiles.shape[1], prepared.tiles.shape[2])
         outs = None
         invoke_ns = 0
@@ -246,11 +248,18 @@ class Engine:
             return to_rgb8(frame[:, :, :3], name="frame", bgr=False)
         return to_rgb8(frame, name="frame", bgr=False)
 
-    def _plan(self, h: int, w: int) -> tiling.TilePlan:
+    def _plan(self, h: int, w: int) -> tiling.TilePlan | None:
+        """Tiles for an h x w frame; None for a dynamic model that takes the frame whole."""
+        if self.input_size is None and h * w <= self.max_dynamic_pixels:
+            return None
         key = (h, w)
         plan = self._plans.get(key)
         if plan is None:
-            th, tw = self.input_size  # type: ignore[misc]
+            if self.input_size is not None:
+                th, tw = self.input_size
+            else:  # a dynamic model on a huge frame: fixed tiles bound its memory
+                m = self.pad_multiple
+                th = tw = max(m, self.dynamic_tile // m * m)
             plan = tiling.plan_tiles(h, w, th, tw, overlap=self._overlap)
             if len(self._plans) > 32:  # frame sizes rarely change; keep memory bounded
                 self._plans.clear()

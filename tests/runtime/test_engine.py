@@ -210,3 +210,15 @@ def test_metadata_tile_overlap_is_honoured_and_bad_normalization_ignored(uint8_m
     assert eng.value_range == (0.0, 1.0)
     assert eng.tile_count(16, 40) == len(range(0, 40 - 16, 12)) + 1  # stride 16 - 4
     assert Engine(uint8_model).tile_count(16, 40) == len(range(0, 40 - 16, 8)) + 1  # default 8
+
+
+def test_dynamic_model_tiles_frames_beyond_its_size_limit(dynamic_model):
+    eng = Engine(dynamic_model)
+    frame = np.random.default_rng(4).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    whole = eng.process(frame)
+    assert eng.tile_count(40, 56) == 1
+    eng.max_dynamic_pixels, eng.dynamic_tile = 32 * 32, 24
+    assert eng.tile_count(40, 56) > 1
+    tiled = eng.process(frame)
+    assert eng.timings.tiles == eng.tile_count(40, 56) and eng._alloc_hw == (24, 24)
+    assert np.abs(whole.astype(int) - tiled.astype(int)).max() <= 1
