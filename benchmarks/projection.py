@@ -8,6 +8,10 @@ The model (documented in ``benchmarks/SCHEMA.md``, section "Projection model"):
   MobileNetV2-style int8 net's G MAC/s on this host at the same thread count. Because the device
   figures are MobileNet figures too, ``e`` is assumed to carry over: on a CPU profile the model's
   invoke time is ``MACs / (G x e)``. (A float model's ``e`` already holds its float penalty.)
+* Float models (fp32, fp16, dynamic): ``e`` is multiplied by this host's float-vs-int8 time ratio
+  (the float copy of the reference net against the int8 one) over the board's (``float_penalty``,
+  from published float vs int8 latencies), because float kernels lose far more to int8 on Arm
+  than on x86.
 * The host-side work around the invokes (quantize, tile, stitch: measured total minus invoke time)
   is scaled by the per-thread speed ratio of this host to the device.
 * Edge TPU profiles: only full-int8 models with a fixed input size map to the TPU, and only the ops
@@ -51,6 +55,7 @@ class DeviceProfile:
     host_int8_gmacs_range: tuple[float, float] | None = None
     onchip_param_bytes: int | None = None
     edgetpu_ops: tuple[str, ...] = ()
+    float_penalty: float | None = None
 
     def __post_init__(self) -> None:
         where = f"profile {self.name!r}"
@@ -67,6 +72,8 @@ class DeviceProfile:
             )
         if not self.sources:
             raise InputError(expected(f"{where} sources", "at least one source", "none"))
+        if self.float_penalty is not None and self.float_penalty <= 0:
+            raise InputError(expected(f"{where} float_penalty", "a ratio > 0", self.float_penalty))
 
 
 def available_profiles() -> list[str]:
@@ -137,6 +144,10 @@ class HostFigures:
     fixed_input: bool
     ops: tuple[tuple[str, int], ...] = ()
     param_bytes: int | None = None
+    host_float_penalty: float | None = None
+
+
+FLOAT_VARIANTS = ("fp32", "fp16", "dynamic")
 
 
 def _ms(macs: float, gmacs: float) -> float:
@@ -160,6 +171,14 @@ def project(profile: DeviceProfile, host: HostFigures) -> Projection:
             label=label,
         )
     e = host.efficiency
+    if host.variant in FLOAT_VARIANTS and host.host_float_penalty and profile.float_penalty:
+        # Float kernels are relatively much slower on Arm than on x86: rescale the efficiency by
+        # this host's float-vs-int8 time ratio over the board's.
+        e = e * host.host_float_penalty / profile.float_penalty
+        notes.append(
+            f"float model: efficiency x {host.host_float_penalty:.2f}/{profile.float_penalty:.2f}"
+            " (float-vs-int8 time ratio here / on the board)"
+        )
     macs = float(host.macs_per_frame)
     ratio = 1.0
     if host.host_gmacs_per_thread:

@@ -96,7 +96,7 @@ def size_name(size: tuple[int, int]) -> str:
 def count_steps(s: BenchSettings) -> int:
     """How many ``on_step`` calls :func:`run_bench` makes for these settings."""
     n_rows = len(s.sizes) * (len(s.threads) + (1 if s.pairs else 0))
-    n = len(s.threads) if s.reference else 0
+    n = len(s.threads) + 1 if s.reference else 0
     n += len(s.models) * (1 + n_rows)
     n += len(BASELINES) * n_rows if s.baselines else 0
     return n + 1  # projections
@@ -237,17 +237,35 @@ def _quality(s, name, variant, size, process, pairs: list[Pair]) -> Quality:
     )
 
 
+def _float_reference(s: BenchSettings) -> Reference | None:
+    """The float copy of the reference net at the most threads (None when it cannot run)."""
+    try:
+        return measure_reference(
+            max(s.threads),
+            precision="float",
+            min_time_s=min(s.min_time_s, 1.0),
+            min_runs=s.min_runs,
+            label=s.label,
+        )
+    except EdgeDeblurError:
+        return None
+
+
 def _projections(
     profiles: list[DeviceProfile],
     measurements: list[Measurement],
     facts: dict[str, _model.ModelFacts],
     ref: dict[int, Reference],
+    float_ref: Reference | None = None,
 ) -> list[Projection]:
     """One projection per profile x model x size, from the row with the most threads."""
     if not ref:
         return []
     t1 = min(ref)
     per_thread = ref[t1].gmacs / t1
+    float_penalty = None
+    if float_ref is not None and float_ref.threads in ref and float_ref.gmacs > 0:
+        float_penalty = ref[float_ref.threads].gmacs / float_ref.gmacs
     best: dict[tuple[str, str], Measurement] = {}
     for m in measurements:
         if m.model not in facts:
@@ -271,6 +289,7 @@ def _projections(
                 fixed_input=f.input_size is not None,
                 ops=f.ops,
                 param_bytes=f.param_bytes,
+                host_float_penalty=float_penalty if m.threads == max(ref) else None,
             )
             out.append(project(prof, hf))
     return out
@@ -290,6 +309,7 @@ def run_bench(s: BenchSettings, on_step: Callable[[str], None] | None = None) ->
     failures: list[Failure] = []
     first_error: EdgeDeblurError | None = None
     ref: dict[int, Reference] = {}
+    float_ref: Reference | None = None
     if s.reference:
         for t in s.threads:
             step(f"reference int8 net, {t} thread(s)")
@@ -299,6 +319,8 @@ def run_bench(s: BenchSettings, on_step: Callable[[str], None] | None = None) ->
                 )
             except EdgeDeblurError as e:
                 failures.append(Failure("reference_mbv2_int8", f"{t} threads", _one_line(e)))
+        step(f"reference float net, {max(s.threads)} thread(s)")
+        float_ref = _float_reference(s)
     measurements: list[Measurement] = []
     quality: list[Quality] = []
     facts: dict[str, _model.ModelFacts] = {}
@@ -396,8 +418,11 @@ def run_bench(s: BenchSettings, on_step: Callable[[str], None] | None = None) ->
                     else m
                     for m in measurements
                 ]
+        again_float = _float_reference(s)
+        if float_ref is None or (again_float and again_float.gmacs > float_ref.gmacs):
+            float_ref = again_float
     step("projections")
-    projections = _projections(profiles, measurements, facts, ref)
+    projections = _projections(profiles, measurements, facts, ref, float_ref)
     from runtime import __version__
 
     settings = {
@@ -420,7 +445,7 @@ def run_bench(s: BenchSettings, on_step: Callable[[str], None] | None = None) ->
         tool_version=__version__,
         host=host_info(s.label),
         settings=settings,
-        reference=tuple(ref[t] for t in sorted(ref)),
+        reference=tuple(ref[t] for t in sorted(ref)) + ((float_ref,) if float_ref else ()),
         measurements=tuple(measurements),
         quality=tuple(quality),
         projections=tuple(projections),

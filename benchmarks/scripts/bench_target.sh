@@ -37,7 +37,7 @@ start=$(date +%s.%N)
   --pairs "$HELDOUT" --max-pairs 5 --min-time 1 \
   --profiles rpi4,rpi5,coral-usb,coral-devboard -o "$OUT" --force
 end=$(date +%s.%N)
-wall=$(echo "$end - $start" | bc)
+wall=$(printf "%.1f" "$(echo "$end - $start" | bc)")
 echo "bench wall time: ${wall} s (target: 180 s)"
 # Keep the settings with the results (paths from this machine, for the record).
 sed -i "s|$HELDOUT|gopro_dev held-out pairs (GOPR0374_11_00, GOPR0384_11_02)|g" \

@@ -8,7 +8,9 @@ What: a MobileNetV2-style stack (stem conv, inverted residual blocks with expans
 depthwise 3x3, linear bottleneck, residual adds) at 224x224 with random weights, reduced width so
 the committed file stays under 1 MB, converted to full int8 with uint8 input and output. Nothing
 is downloaded. The MAC count (multiply-accumulates of every Conv2D and DepthwiseConv2D, counted
-from the Keras layers) goes into a sidecar YAML beside the .tflite.
+from the Keras layers) goes into a sidecar YAML beside the .tflite. A float copy of the same net
+(float16-stored weights, float I/O: ``reference_mbv2_fp16.tflite``) gives the machine's
+float-vs-int8 speed ratio, which the projection needs for float models.
 
 Run (needs the train extra, i.e. TensorFlow):
     .venv/bin/python benchmarks/scripts/make_reference_model.py [--out PATH] [--force]
@@ -85,6 +87,17 @@ def build():
     return keras.Model(x_in, x, name="reference_mbv2_int8")
 
 
+def convert_float(model) -> bytes:
+    """The same net with float16-stored weights and float I/O: it computes in floating point on
+    the CPU, so its speed against the int8 net is this machine's float-vs-int8 ratio."""
+    from edge_deblur._keras import tf
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.target_spec.supported_types = [tf.float16]
+    return conv.convert()
+
+
 def convert(model) -> bytes:
     """Full-integer conversion with uint8 I/O, calibrated on random images."""
     from edge_deblur._keras import tf
@@ -110,8 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
     sidecar = args.out.with_suffix(".yaml")
-    check_output(args.out, args.force)
-    check_output(sidecar, args.force)
+    float_out = args.out.with_name(args.out.name.replace("int8", "fp16"))
+    if float_out == args.out:
+        float_out = args.out.with_name(args.out.stem + "_fp16.tflite")
+    for p in (args.out, sidecar, float_out):
+        check_output(p, args.force)
 
     import yaml
 
@@ -119,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     macs = _count_macs(model)
     blob = convert(model)
     atomic_write(args.out, blob, force=args.force)
+    float_blob = convert_float(model)
+    atomic_write(float_out, float_blob, force=args.force)
     info = {
         "name": "reference_mbv2_int8",
         "description": "MobileNetV2-style int8 stack, width 0.5, no head, random weights",
@@ -129,10 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         "blocks": [list(b) for b in BLOCKS],
         "stem": STEM,
         "seed": SEED,
+        "float_model": float_out.name,
         "made_by": "benchmarks/scripts/make_reference_model.py",
     }
     atomic_write(sidecar, yaml.safe_dump(info, sort_keys=False), force=args.force)
     print(f"{args.out}: {len(blob) / 1024:.0f} KiB, {macs / 1e6:.1f} M MAC")
+    print(f"{float_out}: {len(float_blob) / 1024:.0f} KiB (float16 weights, float compute)")
     return 0
 
 

@@ -20,9 +20,21 @@ def test_reference_model_is_small_and_its_sidecar_macs_match_its_ops():
 
 def test_reference_measurement_gives_macs_over_invoke_time():
     r = measure_reference(1, min_time_s=0.0, min_runs=3, warmup=1)
-    assert r.latency.runs == 3
+    assert r.latency.runs == 3 and r.precision == "int8"
     assert r.gmacs == pytest.approx(r.macs / (r.latency.p50_ms * 1e6))
     assert r.label == "measured on this host"
+    f = measure_reference(1, precision="float", min_time_s=0.0, min_runs=2, warmup=0)
+    assert f.precision == "float" and f.macs == r.macs and f.gmacs > 0
+
+
+def test_float_reference_is_the_same_net_in_float():
+    from benchmarks.reference import FLOAT_REFERENCE_MODEL
+    from runtime.model_file import inspect_model
+
+    a, b = inspect_model(REFERENCE_MODEL), inspect_model(FLOAT_REFERENCE_MODEL)
+    assert a.total_macs == b.total_macs
+    assert b.inputs[0].dtype == "float32"
+    assert FLOAT_REFERENCE_MODEL.stat().st_size < 1_000_000
 
 
 def test_describe_counts_macs_of_fixed_and_dynamic_models(int8_model, float_model):
@@ -83,10 +95,15 @@ def test_run_bench_measures_models_keeps_failures_and_calls_every_step(
     assert q["unsharp-mask"].psnr_input == pytest.approx(q["wiener"].psnr_input)
     assert len(r.projections) == 4 * 2
     assert all(p.label.startswith("projected for ") for p in r.projections)
+    assert [x.precision for x in r.reference] == ["int8", "float"]
+    fp = [p for p in r.projections if p.variant == "fp32" and p.profile == "rpi4"]
+    assert "float model" in fp[0].notes[0]
 
 
 def test_run_bench_raises_when_nothing_could_be_measured(not_image_model):
-    s = BenchSettings(models=(str(not_image_model),), sizes=((32, 32),), threads=(1,))
+    s = BenchSettings(
+        models=(str(not_image_model),), sizes=((32, 32),), threads=(1,), min_time_s=0.0
+    )
     with pytest.raises(ModelError, match="nothing could be measured"):
         run_bench(s)
 

@@ -135,3 +135,17 @@ def test_edgetpu_cannot_run_float_or_dynamic_models(kw, why):
 def test_profile_validation_rejects_a_rate_outside_its_range():
     with pytest.raises(InputError, match="int8_gmacs"):
         _cpu(int8_gmacs=50.0)
+
+
+def test_float_models_are_rescaled_by_the_float_vs_int8_ratios():
+    prof = _cpu(float_penalty=2.0)
+    f32 = project(prof, _host(variant="fp32", host_float_penalty=0.5, host_work_ms=0.0))
+    # e = 0.5 x 0.5 / 2.0 = 0.125 -> 1e9 / (10 G x 0.125) = 800 ms, + 4 ms fixed.
+    assert f32.ms == pytest.approx(804.0)
+    assert "float model" in f32.notes[0]
+    i8 = project(prof, _host(variant="int8", host_float_penalty=0.5, host_work_ms=0.0))
+    assert i8.ms == pytest.approx(204.0) and i8.notes == ()
+
+
+def test_bundled_profiles_carry_a_float_penalty():
+    assert all(p.float_penalty and p.float_penalty > 1 for p in load_profiles(available_profiles()))
