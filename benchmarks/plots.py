@@ -215,7 +215,7 @@ def plot_projected_fps(report: Report, path: Path, force: bool = False) -> Path 
     ax.set_xticklabels([f"{m}\n{s}" for m, s in keys], fontsize=7, rotation=20, ha="right")
     ax.set_yscale("log")
     ax.set_ylabel("projected FPS (log)")
-    ax.axhline(30.0, color="black", lw=0.8, ls="--")
+    ax.axhline(30.0, color="black", lw=0.8, ls="--", label="30 FPS")
     ax.set_title("Projected for each device profile: estimates, not measurements", fontsize=10)
     ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=8)
