@@ -171,6 +171,7 @@ class Pipeline:
         self._errors: list[BaseException] = []
         self._read = 0
         self.interrupted = False
+        self._abandon_capture = False  # a second signal: stop waiting for a stuck source
 
     # ------------------------------------------------------------------ control
 
@@ -190,7 +191,10 @@ class Pipeline:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 restore[sig] = signal.signal(sig, self._on_signal)
         threads = [
-            threading.Thread(target=self._guard, args=(self._capture,), name="capture"),
+            # daemon: a source stuck in read() cannot keep the process alive after 2 signals
+            threading.Thread(
+                target=self._guard, args=(self._capture,), name="capture", daemon=True
+            ),
             threading.Thread(target=self._guard, args=(self._prepare,), name="prepare"),
             threading.Thread(target=self._guard, args=(self._infer,), name="inference"),
             threading.Thread(target=self._guard, args=(self._output,), name="output"),
@@ -202,6 +206,9 @@ class Pipeline:
             for t in threads:
                 while t.is_alive():
                     t.join(timeout=0.1)  # short joins let the signal handler run
+                    if t is threads[0] and self._abandon_capture:
+                        self._end_raw_queue()
+                        break
         finally:
             for sig, old in restore.items():
                 signal.signal(sig, old)
@@ -214,8 +221,23 @@ class Pipeline:
         return self.stats
 
     def _on_signal(self, signum: int, frame: Any) -> None:
+        if self.interrupted:  # second Ctrl-C: the source may be stuck in read()
+            self._abandon_capture = True
         self.interrupted = True
         self.stop()
+
+    def _end_raw_queue(self) -> None:
+        """Hand the end marker to the prepare thread in place of a capture thread that hangs."""
+        while True:
+            try:
+                self._q_raw.put_nowait(_END)
+                return
+            except queue.Full:
+                try:
+                    self._q_raw.get_nowait()
+                    self.stats.dropped += 1
+                except queue.Empty:
+                    pass
 
     def _close_sinks(self, ok: bool) -> None:
         first: BaseException | None = None

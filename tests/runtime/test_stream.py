@@ -369,3 +369,30 @@ def test_a_video_that_reads_back_short_is_discarded(tmp_path, monkeypatch, uint8
     with pytest.raises(InputError, match="expected 6 frames in the file, got 2"):
         Pipeline(src, Engine(uint8_model), [VideoSink(out, 10)]).run()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_second_signal_ends_a_stream_whose_source_hangs(tmp_path, uint8_model):
+    from runtime.sources import Source
+
+    release = threading.Event()
+
+    class Hangs(Source):
+        live = True
+
+        def read(self):
+            if self.frames_read < 5:
+                self.frames_read += 1
+                return np.zeros((16, 16, 3), np.uint8)
+            release.wait(30)  # a camera that stopped delivering, with no timeout
+            return None
+
+    out = tmp_path / "o.avi"
+    pipe = Pipeline(Hangs(), Engine(uint8_model), [VideoSink(out, 10)])
+    for delay in (0.5, 1.0):
+        threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)).start()
+    t0 = time.monotonic()
+    stats = pipe.run()
+    release.set()
+    assert time.monotonic() - t0 < 20
+    assert pipe.interrupted and stats.frames >= 1
+    assert len(read_all(open_source(out))) == stats.frames
