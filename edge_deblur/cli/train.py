@@ -46,6 +46,8 @@ _FIELDS = {
     "perceptual_weights": "perceptual_weights",
     "val_every": "val_every",
     "ckpt_every": "ckpt_every",
+    "val_n": "val_n",
+    "val_size": "val_size",
     "strategy": "strategy",
 }
 
@@ -113,6 +115,8 @@ def train_cmd(
     ),
     val_every: int = typer.Option(500, "--val-every", help="Validate and log every N steps."),
     ckpt_every: int = typer.Option(1000, "--ckpt-every", help="Checkpoint every N steps."),
+    val_n: int = typer.Option(8, "--val-n", help="Held-out validation crops."),
+    val_size: int = typer.Option(256, "--val-size", help="Validation crop side (multiple of 8)."),
     strategy: Strategy = typer.Option(
         Strategy.default,
         "--strategy",
@@ -132,9 +136,21 @@ def train_cmd(
         "pixel_loss": pixel_loss, "fft_weight": fft_weight, "edge_weight": edge_weight,
         "adv_loss": adv_loss, "adv_weight": adv_weight,
         "perceptual_weights": str(perceptual_weights) if perceptual_weights else None,
-        "val_every": val_every, "ckpt_every": ckpt_every, "strategy": strategy,
+        "val_every": val_every, "ckpt_every": ckpt_every, "val_n": val_n, "val_size": val_size,
+        "strategy": strategy,
     }  # fmt: skip
-    if resume and (out / "config.yaml").is_file():
+    if resume and not (out / "config.yaml").is_file():
+        from runtime.errors import InputError, expected
+
+        raise InputError(
+            expected(
+                "--resume",
+                "a run folder with config.yaml and ckpt/",
+                str(out),
+                "drop --resume to start a new run",
+            )
+        )
+    if resume:
         # Start from the saved run; options typed now override it (and are checked for
         # compatibility by train()).
         saved = TrainConfig.load(out / "config.yaml")

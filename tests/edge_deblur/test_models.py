@@ -164,7 +164,7 @@ def _int8_ops(model) -> tuple[set[str], np.ndarray, np.ndarray]:
 
 
 REGISTERED = [
-    pytest.param(a, s, marks=[pytest.mark.slow] if s == "base" else [])
+    pytest.param(a, s, marks=[pytest.mark.slow] if s != "tiny" else [])
     for a in models.ARCHS
     for s in models.SIZES
 ]

@@ -1,0 +1,139 @@
+"""``evaluate`` and ``edge-deblur eval``: full resolution, padding, tiling, .keras and .tflite."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from _toy import box_blur, sharp_images
+from typer.testing import CliRunner
+
+from edge_deblur.cli.main import app
+from edge_deblur.evaluate import KerasDeblurrer, evaluate
+from runtime.errors import InputError
+from runtime.io import write_image
+
+SIZES = [(40, 56), (36, 44)]  # not multiples of the pad multiple 8: eval must pad and crop
+
+
+def _to8(x):
+    return (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def pairs_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pairs") / "go pro"  # a space in the path
+    for i, (h, w) in enumerate(SIZES):
+        sharp = sharp_images(1, max(h, w), seed=i)[0][:h, :w]
+        blur = box_blur(sharp[None])[0]
+        write_image(root / "blur" / f"p{i}.png", _to8(blur))
+        write_image(root / "sharp" / f"p{i}.png", _to8(sharp))
+    (root / "blur" / "notes.txt").write_text("not an image")  # skipped, not an error
+    return root
+
+
+@pytest.fixture(scope="module")
+def keras_model(tmp_path_factory):
+    """A tiny generator whose correction is strong (not the identity), saved as .keras."""
+    from edge_deblur import models
+    from edge_deblur._keras import keras
+
+    keras.utils.set_random_seed(3)
+    m = models.build_generator("cnn", "tiny")
+    k = m.get_layer("correction")
+    k.kernel.assign(np.random.default_rng(0).normal(0, 0.05, k.kernel.shape).astype(np.float32))
+    path = tmp_path_factory.mktemp("model") / "model.keras"
+    m.save(path)
+    return path
+
+
+def test_keras_eval_scores_every_pair_at_full_resolution(pairs_dir, keras_model):
+    from skimage.metrics import structural_similarity
+
+    from runtime.io import read_image
+    from runtime.metrics import psnr
+
+    res = evaluate(keras_model, pairs_dir)
+    assert res.n == 2 and [s.name for s in res.per_image] == ["p0", "p1"]
+    assert [(s.height, s.width) for s in res.per_image] == SIZES
+    for s in res.per_image:
+        blur = read_image(pairs_dir / "blur" / f"{s.name}.png")
+        sharp = read_image(pairs_dir / "sharp" / f"{s.name}.png")
+        assert s.input_psnr == pytest.approx(psnr(blur, sharp))
+        want = structural_similarity(blur, sharp, channel_axis=2, data_range=255)
+        assert s.input_ssim == pytest.approx(want, abs=1e-6)
+        assert s.psnr != pytest.approx(s.input_psnr)  # the model changed the image
+    assert res.psnr == pytest.approx(np.mean([s.psnr for s in res.per_image]))
+    assert res.psnr_gain == pytest.approx(res.psnr - res.input_psnr)
+
+
+def test_tiled_keras_output_matches_the_whole_frame(keras_model):
+    rgb = _to8(sharp_images(1, 96, seed=5)[0][:88, :96])
+    whole = KerasDeblurrer(keras_model)(rgb)
+    tiled_runner = KerasDeblurrer(keras_model, max_pixels=32 * 32, tile=48)
+    tiled = tiled_runner(rgb)
+    assert tiled.shape == whole.shape == rgb.shape
+    assert np.abs(whole.astype(int) - rgb.astype(int)).mean() > 2  # not an identity model
+    # Feathered overlaps: seams differ only slightly from one whole-frame pass.
+    assert np.abs(tiled.astype(int) - whole.astype(int)).mean() < 2.0
+
+
+def test_tflite_eval_goes_through_the_runtime_engine(pairs_dir, keras_model, tmp_path):
+    from edge_deblur._keras import keras, tf
+
+    m = keras.models.load_model(keras_model, compile=False)
+    fixed = keras.models.clone_model(m, input_tensors=keras.Input((32, 32, 3), batch_size=1))
+    fixed.set_weights(m.get_weights())
+    rng = np.random.default_rng(0)
+    conv = tf.lite.TFLiteConverter.from_keras_model(fixed)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: (
+        [rng.random((1, 32, 32, 3), dtype=np.float32)] for _ in range(8)
+    )
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.uint8
+    conv.inference_output_type = tf.uint8
+    path = tmp_path / "m.tflite"
+    path.write_bytes(conv.convert())
+    res = evaluate(path, pairs_dir)
+    ref = evaluate(keras_model, pairs_dir)
+    assert res.n == 2 and res.input_psnr == pytest.approx(ref.input_psnr)
+    assert abs(res.psnr - ref.psnr) < 1.5  # int8 and tiled, close to the float model
+
+
+def test_eval_json_prints_exactly_one_object(pairs_dir, keras_model):
+    result = CliRunner().invoke(
+        app, ["eval", str(keras_model), "--pairs", str(pairs_dir), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    obj = json.loads(result.stdout)
+    assert set(obj) == {"n", "psnr", "ssim", "input_psnr", "input_ssim", "per_image"}
+    assert obj["n"] == 2 and len(obj["per_image"]) == 2
+    assert {"name", "psnr", "ssim", "input_psnr", "input_ssim"} <= set(obj["per_image"][0])
+
+
+def test_eval_plain_output_has_per_image_lines_and_the_mean(pairs_dir, keras_model):
+    result = CliRunner().invoke(app, ["eval", str(keras_model), "--pairs", str(pairs_dir)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("p0") and lines[-1].startswith("mean of 2:")
+
+
+def test_blur_without_sharp_partner_is_named(tmp_path, keras_model):
+    write_image(tmp_path / "blur" / "lonely.png", np.zeros((16, 16, 3), np.uint8))
+    (tmp_path / "sharp").mkdir()
+    with pytest.raises(InputError, match="lonely.png"):
+        evaluate(keras_model, tmp_path)
+    result = CliRunner().invoke(app, ["eval", str(keras_model), "--pairs", str(tmp_path)])
+    assert result.exit_code == 2 and "lonely.png" in result.stderr
+
+
+def test_bad_model_paths_are_input_errors(tmp_path, pairs_dir):
+    (tmp_path / "weights.txt").write_text("x")
+    result = CliRunner().invoke(
+        app, ["eval", str(tmp_path / "weights.txt"), "--pairs", str(pairs_dir)]
+    )
+    assert result.exit_code == 2 and ".keras" in result.stderr
+    result = CliRunner().invoke(app, ["eval", str(tmp_path), "--pairs", str(pairs_dir)])
+    assert result.exit_code == 2 and "run folder" in result.stderr

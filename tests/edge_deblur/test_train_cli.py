@@ -1,0 +1,85 @@
+"""``edge-deblur train`` from the command line: bad input exits 2 with one line; a real run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _toy import sharp_images
+from typer.testing import CliRunner
+
+from edge_deblur.cli.main import app
+from edge_deblur.config import TrainConfig
+from runtime.io import write_image
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("photos")
+    for i, img in enumerate(sharp_images(4, 80, seed=11)):
+        write_image(root / f"img{i}.png", (img * 255 + 0.5).astype(np.uint8))
+    (root / "README.txt").write_text("not an image")
+    return root
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(app, ["train", *args])
+
+
+def _one_line_error(result) -> str:
+    assert result.exit_code == 2, result.output
+    err = result.stderr.strip()
+    assert "Traceback" not in result.output
+    return err
+
+
+def test_unknown_arch_or_size_lists_the_valid_ones(tmp_path, photos):
+    err = _one_line_error(_invoke("--arch", "unet", "--data", str(photos), "--out", str(tmp_path)))
+    assert "cnn" in err and "gan" in err
+    err = _one_line_error(_invoke("--size", "xl", "--data", str(photos), "--out", str(tmp_path)))
+    assert "tiny" in err and "base" in err
+
+
+def test_bad_patch_and_missing_data_are_one_line_errors(tmp_path, photos):
+    err = _one_line_error(
+        _invoke("--data", str(photos), "--patch", "100", "--out", str(tmp_path / "r"))
+    )
+    assert err.startswith("edge-deblur: error: patch:") and "pad multiple 8" in err
+    err = _one_line_error(_invoke("--out", str(tmp_path / "r")))
+    assert "--data or --pairs" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_existing_run_is_refused_and_left_alone(tmp_path, photos):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.yaml").write_text("keep me")
+    err = _one_line_error(_invoke("--data", str(photos), "--out", str(out)))
+    assert "--resume" in err and "--force" in err
+    assert (out / "config.yaml").read_text() == "keep me"
+
+
+def test_resume_with_changed_settings_names_them(tmp_path, photos):
+    out = tmp_path / "run"
+    TrainConfig(data=(str(photos),), lr=1e-3).save(out / "config.yaml")
+    (out / "ckpt").mkdir()
+    (out / "ckpt" / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')
+    err = _one_line_error(_invoke("--out", str(out), "--resume", "--lr", "1e-4", "--size", "tiny"))
+    assert "different lr, size" in err and "0.001 -> 0.0001" in err
+    err = _one_line_error(_invoke("--out", str(tmp_path / "none"), "--resume"))
+    assert "drop --resume" in err
+
+
+def test_train_cli_end_to_end_on_a_photo_folder(tmp_path, photos):
+    out = tmp_path / "run dir"
+    args = ["--size", "tiny", "--data", str(photos.parent), "--patch", "32", "--batch", "2"]
+    args += ["--val-size", "32", "--val-n", "2", "--val-every", "2", "--ckpt-every", "2"]
+    result = _invoke(*args, "--steps", "2", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "1160 MACs/pixel" in result.output
+    assert "done at step 2" in result.stdout and "validation PSNR" in result.stdout
+    assert (out / "model.keras").is_file() and (out / "log.csv").is_file()
+    # --resume with only a larger --steps continues the saved run.
+    result = _invoke("--out", str(out), "--resume", "--steps", "4")
+    assert result.exit_code == 0, result.output
+    assert "resumed from step 2" in result.output and "done at step 4" in result.stdout
+    assert TrainConfig.load(out / "config.yaml").steps == 4
