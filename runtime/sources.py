@@ -161,6 +161,8 @@ class CaptureSource(Source):
         return self._count or None
 
     def read(self) -> np.ndarray | None:
+        if self._ended:
+            return None
         failed = 0
         while True:
             ok, frame = self._cap.read() if self._cap is not None else (False, None)
@@ -171,10 +173,12 @@ class CaptureSource(Source):
                     failed += 1
                     continue
                 self.frames_read += 1
-                self.corrupt += failed if not self.live else 0
+                self.corrupt += failed
                 return rgb
             if self.live:
+                failed = 0  # a dropped stream, not a corrupt frame
                 if not self._reopen():
+                    self._ended = True
                     return None
                 continue
             # A file: a failure followed by a good frame was a corrupt frame (skipped, counted);
