@@ -445,6 +445,26 @@ def to_markdown(report: Report) -> str:
     return "\n".join(parts)
 
 
+def summary_lines(report: Report) -> list[str]:
+    """A few lines for the terminal: per model and size, the fastest row and the quality gain."""
+    gain = {(q.model, q.size): q.psnr_gain for q in report.quality}
+    best: dict[tuple[str, str], Measurement] = {}
+    for m in report.measurements:
+        k = (m.model, m.size)
+        if k not in best or m.latency.p50_ms < best[k].latency.p50_ms:
+            best[k] = m
+    out = []
+    for (model, size), m in best.items():
+        parts = [f"{model:<28} {size:>9}  p50 {m.latency.p50_ms:8.1f} ms  {m.latency.fps:7.2f} FPS"]
+        parts.append(f"({m.threads} thr)")
+        if m.efficiency is not None:
+            parts.append(f"eff {m.efficiency * 100:3.0f}%")
+        if (model, size) in gain:
+            parts.append(f"dPSNR {gain[(model, size)]:+.2f} dB")
+        out.append("  ".join(parts))
+    return out
+
+
 CSV_COLUMNS = (
     "kind",
     "label",

@@ -159,8 +159,10 @@ def bench(
         from benchmarks.plots import write_plots
 
         report = replace(report, plots=tuple(write_plots(report, out, force=force)))
-    from benchmarks.report import write_report
+    from benchmarks.report import summary_lines, write_report
 
+    for line in summary_lines(report):
+        typer.echo(line)
     for p in write_report(report, out, force=force):
         typer.echo(str(p))
     for f in report.failures:

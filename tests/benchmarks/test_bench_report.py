@@ -9,6 +9,7 @@ from benchmarks.report import (
     SCHEMA_VERSION,
     from_dict,
     from_json,
+    summary_lines,
     to_csv,
     to_dict,
     to_json,
@@ -86,3 +87,10 @@ def test_write_report_is_atomic_and_needs_force_to_overwrite(tmp_path: Path, mak
         write_report(make_report(), out)
     write_report(make_report("measured on pi"), out, force=True)
     assert from_json(out / "report.json").host.label == "measured on pi"
+
+
+def test_summary_lines_show_the_fastest_row_per_model_and_size(make_report):
+    lines = summary_lines(make_report())
+    assert len(lines) == 1
+    assert "m" in lines[0] and "640x480" in lines[0] and "eff  50%" in lines[0]
+    assert "dPSNR +2.00 dB" in lines[0]
