@@ -2,8 +2,9 @@
 
 ``--pairs DIR`` holds two subfolders with matching file names: the blurry frames (``blur/``,
 ``blurry/`` or ``input/``) and the sharp ones (``sharp/``, ``gt/`` or ``target/``), as in the
-GoPro layout. Each pair is resized to the benchmark frame size (area interpolation) so quality and
-latency are measured on the same frames. Metrics come from :mod:`runtime.metrics`.
+GoPro layout. Each pair is centre-cropped to the frame size's aspect ratio and resized to it (area
+interpolation) so quality and latency are measured on the same frames, never stretched. Metrics
+come from :mod:`runtime.metrics`.
 """
 
 from __future__ import annotations
@@ -72,10 +73,28 @@ def find_pairs(folder: str | Path) -> list[tuple[str, Path, Path]]:
     return out
 
 
-def load_pairs(folder: str | Path, size: tuple[int, int], limit: int | None = None) -> list[Pair]:
-    """Read up to ``limit`` pairs from ``folder`` resized to ``size`` = (width, height)."""
+def _fit(img: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Centre-crop ``img`` to the aspect ratio of ``w x h``, then resize to it (area filter), so
+    frames are never stretched: a 16:9 pair benchmarked at 640x480 loses its sides instead."""
     import cv2
 
+    ih, iw = img.shape[:2]
+    if iw * h > ih * w:  # too wide: crop the sides
+        cw = max(1, round(ih * w / h))
+        x0 = (iw - cw) // 2
+        img = img[:, x0 : x0 + cw]
+    elif iw * h < ih * w:  # too tall: crop top and bottom
+        ch = max(1, round(iw * h / w))
+        y0 = (ih - ch) // 2
+        img = img[y0 : y0 + ch]
+    if img.shape[:2] == (h, w):
+        return np.ascontiguousarray(img)
+    interp = cv2.INTER_AREA if img.shape[0] >= h else cv2.INTER_CUBIC
+    return cv2.resize(img, (w, h), interpolation=interp)
+
+
+def load_pairs(folder: str | Path, size: tuple[int, int], limit: int | None = None) -> list[Pair]:
+    """Read up to ``limit`` pairs from ``folder``, cropped and resized to ``size`` = (w, h)."""
     w, h = size
     out = []
     for name, bp, sp in find_pairs(folder)[:limit]:
@@ -85,8 +104,7 @@ def load_pairs(folder: str | Path, size: tuple[int, int], limit: int | None = No
                 expected(f"pair {name!r}", "blurry and sharp of the same size", (b.shape, s.shape))
             )
         if b.shape[:2] != (h, w):
-            b = cv2.resize(b, (w, h), interpolation=cv2.INTER_AREA)
-            s = cv2.resize(s, (w, h), interpolation=cv2.INTER_AREA)
+            b, s = (_fit(x, w, h) for x in (b, s))
         out.append(Pair(name, b, s))
     return out
 

@@ -354,8 +354,8 @@ def to_markdown(report: Report) -> str:
         parts += [
             "## Quality",
             "",
-            f"PSNR (dB) / SSIM against the sharp frames of `{s.get('pairs')}`, resized to each "
-            "frame size; gain = output minus blurry input.",
+            f"PSNR (dB) / SSIM against the sharp frames of `{s.get('pairs')}`, centre-cropped and "
+            "resized to each frame size; gain = output minus blurry input.",
             "",
             _table(
                 [

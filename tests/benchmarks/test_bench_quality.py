@@ -47,3 +47,14 @@ def test_output_of_the_wrong_shape_is_reported(pairs_dir: Path):
     pairs = load_pairs(pairs_dir, (64, 48))
     with pytest.raises(InputError, match="model output"):
         score(lambda x: x[:-1], pairs)
+
+
+def test_pairs_are_cropped_to_the_aspect_ratio_not_stretched(tmp_path: Path):
+    from benchmarks.quality import _fit
+
+    img = np.zeros((40, 80, 3), np.uint8)
+    img[:, 20:60] = 255  # the centre square is white, the sides black
+    out = _fit(img, 20, 20)
+    assert out.shape == (20, 20, 3) and out.min() == 255  # sides cropped, not squeezed in
+    tall = _fit(np.zeros((90, 30, 3), np.uint8), 30, 45)
+    assert tall.shape == (45, 30, 3)
