@@ -185,3 +185,18 @@ def test_run_with_serve_prints_the_loopback_url_and_finishes(tmp_path, uint8_mod
     )
     assert r.exit_code == 0, r.output
     assert "live view: http://127.0.0.1:" in r.output and "3 frames" in r.output
+
+
+def test_run_image_folder_to_a_folder_of_frames(tmp_path, uint8_model):
+    src = tmp_path / "frames in"
+    src.mkdir()
+    for i in range(3):
+        write_image(src / f"{i}.png", np.full((19, 23, 3), 40 * i, np.uint8))
+    out = tmp_path / "frames out"
+    r = runner.invoke(
+        app, ["run", "--source", str(src), "--model", str(uint8_model), "--output", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["frame_000000.png", "frame_000001.png", "frame_000002.png"]
+    assert read_image(out / names[2]).shape == (19, 23, 3)
