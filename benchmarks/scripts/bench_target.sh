@@ -2,7 +2,7 @@
 # Issue 5's target: the whole report for 3 models x 2 frame sizes x 2 thread counts, with quality
 # on real pairs, baselines and board projections, within 3 minutes on the development machine.
 #
-#   benchmarks/scripts/bench_target.sh [MODEL.tflite ...]
+#   [NOTE="where the models come from"] benchmarks/scripts/bench_target.sh [MODEL.tflite ...]
 #
 # Without models, benchmarks/scripts/make_demo_models.py finds converted models of a trained run
 # or makes them (see its docstring: untrained when no trained run exists). Quality is measured on
@@ -53,6 +53,7 @@ sed -i "s|$HELDOUT|gopro_dev held-out pairs (GOPR0374_11_00, GOPR0384_11_02)|g" 
   echo "  (a shared machine: latencies here are noisy; the medians and the p90/p99 spread show it)"
   echo "- models: ${MODELS[*]}"
   sed 's/^make_demo_models: /- /' "$HELDOUT/models.log"
+  if [ -n "${NOTE:-}" ]; then echo "- note: $NOTE"; fi
   echo
   echo "See report.md for the tables and benchmarks/SCHEMA.md for every field and the projection"
   echo "model."
