@@ -80,6 +80,42 @@ def evaluate(model, variants: dict[str, bytes], frames: list[TileSet]) -> dict[s
     }
 
 
+def size_scaling(sizes: tuple[str, ...] = ("tiny", "small", "base")) -> dict[str, dict]:
+    """fp32 vs int8 file size of the registry's cnn sizes (random weights: size only).
+
+    The int8 file carries a fixed cost per output channel (per-channel scales and int64 zero
+    points for weights and biases) and per tensor (names, shapes); the smaller the model, the
+    larger that share, so the ratio is shown across sizes.
+    """
+    from converters.config import QuantMode
+    from converters.modes import ModeJob, run_mode
+    from edge_deblur.models import build_generator
+    from runtime.model_file import inspect_model
+
+    rng = np.random.default_rng(0)
+
+    def rep():
+        for _ in range(8):
+            yield [rng.random((1, TILE, TILE, 3), dtype=np.float32)]
+
+    out = {}
+    for size in sizes:
+        model = build_generator("cnn", size)
+        shape = (1, TILE, TILE, 3)
+        f32 = run_mode(QuantMode.FP32, ModeJob(model, shape))
+        i8 = run_mode(QuantMode.INT8, ModeJob(model, shape, representative=rep))
+        out[f"cnn {size}"] = {
+            "params": int(model.count_params()),
+            "fp32_bytes": len(f32),
+            "int8_bytes": len(i8),
+            "ratio": round(len(i8) / len(f32), 4),
+            "weights_ratio": round(
+                inspect_model(i8).parameter_bytes / inspect_model(f32).parameter_bytes, 4
+            ),
+        }
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="/tmp/run_small", help="train run folder or .keras")
@@ -128,6 +164,7 @@ def main() -> int:
     frames = [grid_tiles(s) for s in find_sources(None, args.pairs)]
     quality = evaluate(src.model, {n: b for n, b in blobs.items() if n != "fp32"}, frames)
 
+    scaling = size_scaling()
     fp32, ptq, qat, pruned = (reports[n] for n in runs)
     fq = quality["keras float"]["psnr"]
     targets = {
@@ -173,6 +210,7 @@ def main() -> int:
         "prune_steps": args.prune_steps * k,
         "targets": targets,
         "quality": quality,
+        "size_by_model_size": scaling,
         "variants": {
             n: {
                 "size_bytes": r["size_bytes"],
@@ -237,6 +275,18 @@ def render(r: dict) -> str:
         f"| {k} | {v['size_bytes']} | {v['gzip_bytes']} | {v['sparsity']} | "
         f"{v['edgetpu_ready']} | {v['seconds'].get('total', 0):.0f} |"
         for k, v in r["variants"].items()
+    ]
+    lines += [
+        "",
+        "int8 / fp32 file size across the registry's cnn sizes (random weights, size only):",
+        "",
+        "| model | params | fp32 bytes | int8 bytes | int8 / fp32 | weights only |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {k} | {v['params']} | {v['fp32_bytes']} | {v['int8_bytes']} | {v['ratio']:.3f} | "
+        f"{v['weights_ratio']:.3f} |"
+        for k, v in r.get("size_by_model_size", {}).items()
     ]
     return "\n".join(lines) + "\n"
 
