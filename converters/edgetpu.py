@@ -123,14 +123,38 @@ def check_op(op: OperatorInfo, table: dict[str, Any]) -> OpCheck:
     return OpCheck(op.index, op.name, op.version, op.macs, tuple(dict.fromkeys(problems)))
 
 
+def _boundary(op: OperatorInfo, info: ModelInfo) -> bool:
+    """A QUANTIZE from the model's float input or a DEQUANTIZE to its float output.
+
+    With float I/O the compiler leaves these on the CPU at the edges of the graph without
+    splitting the TPU part (Coral: float inputs/outputs are allowed; the (de)quantize runs on
+    the CPU), so they do not count as the first op that falls back.
+    """
+    ins = {t.index for t in info.inputs}
+    outs = {t.index for t in info.outputs}
+    if op.name == "QUANTIZE" and op.inputs and op.inputs[0].index in ins:
+        return op.inputs[0].dtype.startswith("float")
+    if op.name == "DEQUANTIZE" and op.outputs and op.outputs[0].index in outs:
+        return op.outputs[0].dtype.startswith("float")
+    return False
+
+
 def analyze(info: ModelInfo) -> EdgeTpuReport:
     """Apply the Edge TPU rules to ``info`` (from ``runtime.model_file.inspect_model``)."""
     data = supported_ops()
     table = data["ops"]
-    ops = tuple(check_op(op, table) for op in info.operators if op.subgraph == 0)
+    graph = [op for op in info.operators if op.subgraph == 0]
+    edge = [op for op in graph if _boundary(op, info)]
+    ops = tuple(check_op(op, table) for op in graph if not _boundary(op, info))
     first = next((o for o in ops if not o.maps), None)
     tpu_macs = sum(o.macs for o in ops[: ops.index(first)]) if first else sum(o.macs for o in ops)
     problems = []
+    if edge:
+        problems.append(
+            "float I/O: "
+            + ", ".join(f"#{op.index} {op.name}" for op in edge)
+            + " run on the CPU at the graph's edge (use --io uint8 to keep them off)"
+        )
     if info.subgraph_count > 1:
         problems.append(f"{info.subgraph_count} subgraphs (the compiler maps one)")
     fits = info.parameter_bytes <= ON_CHIP_BYTES

@@ -41,6 +41,16 @@ def test_int8_model_is_ready_with_all_macs_on_the_tpu(int8_bytes):
     assert r.tpu_mac_share == 1.0 and r.fits_on_chip
 
 
+def test_float_io_quantize_ops_stay_at_the_edge_without_splitting(tiny):
+    data = run_mode(
+        QuantMode.INT8, ModeJob(tiny(), (1, 16, 16, 3), io=IODtype.FLOAT32, representative=_rep)
+    )
+    r = analyze(inspect_model(data))
+    assert r.ready and r.tpu_mac_share == 1.0
+    assert any("float I/O" in p and "QUANTIZE" in p for p in r.problems)
+    assert all(o.name != "DEQUANTIZE" for o in r.ops)
+
+
 def test_float_model_falls_back_at_its_first_op_with_the_reason(tiny):
     data = run_mode(QuantMode.FP32, ModeJob(tiny(), (1, 16, 16, 3)))
     r = analyze(inspect_model(data))
