@@ -22,6 +22,7 @@ import math
 import os
 import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -139,20 +140,33 @@ def make_strategy(kind: Strategy | str):
         except (RuntimeError, ValueError) as e:
             msg = " ".join(str(e).split())
             raise InputError(
-                expected("--strategy multi-worker", "a valid TF_CONFIG cluster", msg)
+                expected(
+                    "--strategy multi-worker",
+                    "a valid TF_CONFIG cluster, set up before any other TensorFlow work",
+                    msg,
+                    "check TF_CONFIG and start training in a fresh process",
+                )
             ) from None
     return tf.distribute.get_strategy()
 
 
-def _is_chief(strategy) -> bool:
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not getattr(resolver, "task_type", None):
+def is_chief_worker(kind: Strategy | str) -> bool:
+    """Whether this process writes the run folder: always, except a non-chief worker of a
+    ``multi-worker`` cluster described by ``TF_CONFIG`` (its checkpoints go to a temp folder)."""
+    if Strategy(kind) is not Strategy.multi_worker:
         return True
-    return resolver.task_type == "chief" or (
-        resolver.task_type == "worker"
-        and resolver.task_id == 0
-        and "chief" not in resolver.cluster_spec().as_dict()
-    )
+    import json
+
+    try:
+        tf_config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    except ValueError:
+        raise InputError(
+            expected("TF_CONFIG", "JSON with cluster and task", os.environ.get("TF_CONFIG"))
+        ) from None
+    task = tf_config.get("task") or {}
+    cluster = tf_config.get("cluster") or {}
+    kind_, index = task.get("type", "worker"), int(task.get("index", 0))
+    return kind_ == "chief" or (kind_ == "worker" and index == 0 and "chief" not in cluster)
 
 
 # ---- run folder --------------------------------------------------------------------------------
@@ -262,7 +276,7 @@ def data_sources(cfg: TrainConfig) -> list:
     return sources + [DataSource("pairs", p, cfg.pairs_weight) for p in cfg.pairs]
 
 
-def _build_data(cfg: TrainConfig, start_step: int):
+def _build_data(cfg: TrainConfig):
     from edge_deblur.data import build_train_dataset, make_validation_set
 
     sources = data_sources(cfg)
@@ -271,7 +285,6 @@ def _build_data(cfg: TrainConfig, start_step: int):
     # (held-out images must stay out of training). The data API has no start index yet, so a
     # resumed run draws the sample stream again from its beginning: the same distribution, and
     # reproducible, but not the samples an uninterrupted run would have seen next.
-    del start_step
     ds = build_train_dataset(sources, cfg.patch, cfg.batch, seed=cfg.seed, blur=blur)
     val = make_validation_set(sources, cfg.val_n, cfg.val_size, cfg.seed, blur=blur)
     return ds, val
@@ -428,14 +441,18 @@ def train(
     was requested (SIGINT/SIGTERM or ``stop.set()``), after checkpointing and saving the model.
 
     ``dataset`` / ``val_set`` replace the data pipeline (a ``tf.data.Dataset`` of
-    ``(blurred, sharp)`` float32 batches of ``cfg.batch`` and a list of uint8 ``(blur, sharp)``
-    pairs); by default they come from :mod:`edge_deblur.data` and ``cfg``'s folders.
+    ``(blurred, sharp)`` float32 batches of ``cfg.batch``, or a function returning one, and a
+    list of uint8 ``(blur, sharp)`` pairs); by default they come from :mod:`edge_deblur.data` and
+    ``cfg``'s folders. Pass a function with ``multi-worker``: that strategy must be created
+    before any other TensorFlow work in the process, building a dataset included.
     ``on_step(step, logs)`` is called after every step (progress bars), ``on_message`` with a line
     of news (model size, resume point, validation).
     """
     out = Path(out)
     say = on_message or (lambda _msg: None)
-    prepare_run_folder(cfg, out, resume, force)
+    chief = is_chief_worker(cfg.strategy)
+    if chief:
+        prepare_run_folder(cfg, out, resume, force)
     if dataset is None:
         _check_sources(cfg)
     stop = stop or threading.Event()
@@ -452,8 +469,16 @@ def train(
         mse,
     )
 
-    strategy = make_strategy(cfg.strategy)
-    chief = _is_chief(strategy)
+    strategy = make_strategy(cfg.strategy)  # first: multi-worker must precede other TF work
+    # Data and loss inputs are checked before anything is written to the run folder, so a bad
+    # image (e.g. smaller than the patch) leaves no half-made run behind.
+    if dataset is None:
+        dataset, built_val = _build_data(cfg)
+        val_set = built_val if val_set is None else val_set
+    elif callable(dataset):  # a factory: built only now, after the strategy
+        dataset = dataset()
+    val_set = list(val_set or [])
+    perceptual = PerceptualLoss(cfg.perceptual_weights) if cfg.perceptual_weights else None
     gan = cfg.arch is Arch.gan
     with strategy.scope():
         keras.utils.set_random_seed(cfg.seed)
@@ -482,27 +507,25 @@ def train(
     if ema is not None:
         parts["ema"] = ema
     ckpt = tf.train.Checkpoint(**parts)
-    ckpt_dir = (
-        out / "ckpt" if chief else out / "ckpt" / f".worker{strategy.cluster_resolver.task_id}"
-    )
+    # Every worker saves (MultiWorkerMirroredStrategy needs all of them to); only the chief
+    # into the run folder.
+    ckpt_dir = out / "ckpt" if chief else Path(tempfile.mkdtemp(prefix="edge-deblur-worker-"))
     manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=3)
     start = 0
     if resume:
-        ckpt.restore(manager.latest_checkpoint).expect_partial()
+        latest = tf.train.latest_checkpoint(str(out / "ckpt"))  # the chief's, for every worker
+        if latest is None:
+            raise InputError(expected("--resume", "a checkpoint in ckpt/", str(out / "ckpt")))
+        ckpt.restore(latest).expect_partial()
         start = int(step_var.numpy())
-        say(f"resumed from step {start} ({manager.latest_checkpoint})")
+        say(f"resumed from step {start} ({latest})")
     if chief:
         cfg.save(out / "config.yaml", derived=figures, force=True)
 
-    if dataset is None:
-        dataset, built_val = _build_data(cfg, start)
-        val_set = built_val if val_set is None else val_set
-    val_set = list(val_set or [])
     # Multi-worker: tf.data's default auto-shard splits the one seeded stream between workers
     # (by element, as the pipeline reads no files), so workers never train on the same samples.
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
 
-    perceptual = PerceptualLoss(cfg.perceptual_weights) if cfg.perceptual_weights else None
     pixel_fn = {"mse": mse, "l1": l1, "charbonnier": charbonnier}[cfg.pixel_loss.value]
     d_fn, g_fn = ADVERSARIAL[cfg.adv_loss.value]
     global_batch = cfg.batch
@@ -636,7 +659,13 @@ def train(
     latest = manager.latest_checkpoint
     if done > start and not (latest and latest.endswith(f"-{done}")):
         manager.save(checkpoint_number=done)
-    model_path = save_model() if chief else out / "model.keras"
+    if chief:
+        model_path = save_model()
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            eval_model.save(Path(tmp) / "model.keras")
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        model_path = out / "model.keras"
     if interrupted:
         say(f"stopped at step {step}; checkpoint saved, continue with --resume")
     return TrainResult(out, step, interrupted, model_path, last)

@@ -113,6 +113,7 @@ def test_resume_of_an_incompatible_run_names_the_differing_keys(tmp_path):
 )
 def test_signal_stops_after_checkpointing_and_resume_finishes(tmp_path, sig):
     out = tmp_path / "run"
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def on_step(step, logs):
         if step == 2:
@@ -122,7 +123,7 @@ def test_signal_stops_after_checkpointing_and_resume_finishes(tmp_path, sig):
     assert res.interrupted and res.step in (2, 3)
     assert (out / "model.keras").is_file()
     assert (out / "ckpt" / f"ckpt-{res.step}.index").is_file()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    assert {s: signal.getsignal(s) for s in before} == before  # handlers restored
     done = _train(_cfg(steps=6, ckpt_every=100), out, resume=True)
     assert done.step == 6 and not done.interrupted
 

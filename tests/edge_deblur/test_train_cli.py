@@ -83,3 +83,14 @@ def test_train_cli_end_to_end_on_a_photo_folder(tmp_path, photos):
     assert result.exit_code == 0, result.output
     assert "resumed from step 2" in result.output and "done at step 4" in result.stdout
     assert TrainConfig.load(out / "config.yaml").steps == 4
+
+
+def test_images_smaller_than_the_patch_leave_no_run_behind(tmp_path, photos):
+    out = tmp_path / "run"
+    result = _invoke("--data", str(photos), "--patch", "128", "--steps", "2", "--out", str(out))
+    err = _one_line_error(result)
+    assert "img0.png" in err and "128x128" in err and "80x80" in err
+    assert not (out / "config.yaml").exists() and not (out / "model.keras").exists()
+    # Nothing was left that would make the next attempt need --force.
+    result = _invoke("--data", str(photos), "--patch", "128", "--steps", "2", "--out", str(out))
+    assert "already holds a run" not in result.stderr

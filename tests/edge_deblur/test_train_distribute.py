@@ -29,7 +29,7 @@ for strat in {strategies!r}:
                       ckpt_every=3, warmup_steps=1, lr=1e-3, ema=0.0, val_n=2, val_size=32,
                       strategy=strat)
     out = {tmp!r} + "/" + strat
-    res = train(cfg, out, dataset=toy_dataset(4, 32), val_set=toy_val_set())
+    res = train(cfg, out, dataset=lambda: toy_dataset(4, 32), val_set=toy_val_set())
     assert res.step == 3
     replicas[strat] = make_strategy(strat).num_replicas_in_sync
     m = keras.models.load_model(out + "/model.keras", compile=False)
@@ -62,6 +62,61 @@ def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path):
 @pytest.mark.slow
 def test_multi_worker_reads_tf_config(tmp_path):
     tf_config = {"cluster": {"worker": ["localhost:23456"]}, "task": {"type": "worker", "index": 0}}
-    got = _run(tmp_path, ("default", "multi-worker"), {"TF_CONFIG": json.dumps(tf_config)})
-    assert got["replicas"]["multi-worker"] == 2  # one worker, two local logical devices
+    # Multi-worker first: its collective ops must be set up before any other TensorFlow work.
+    got = _run(tmp_path, ("multi-worker", "default"), {"TF_CONFIG": json.dumps(tf_config)})
+    # One worker: MultiWorkerMirroredStrategy uses one CPU device per worker (GPUs if any).
+    assert got["replicas"]["multi-worker"] == 1
     assert got["diff"]["multi-worker"] < 1e-4
+
+
+TWO_WORKERS = r"""
+import json, sys
+sys.path.insert(0, {here!r})
+from _toy import toy_dataset, toy_val_set
+from edge_deblur.config import TrainConfig
+from edge_deblur.train import train
+cfg = TrainConfig(size="tiny", data=("x",), steps=3, batch=4, patch=32, val_every=3,
+                  ckpt_every=3, warmup_steps=1, ema=0.0, val_n=2, val_size=32,
+                  strategy="multi-worker")
+res = train(cfg, {out!r}, dataset=lambda: toy_dataset(4, 32), val_set=toy_val_set())
+print(json.dumps({{"step": res.step}}))
+"""
+
+
+def _free_ports(n: int) -> list[int]:
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_worker_cluster_trains_and_only_the_chief_writes(tmp_path):
+    out = tmp_path / "run"
+    workers = [f"localhost:{p}" for p in _free_ports(2)]
+    code = TWO_WORKERS.format(here=str(HERE), out=str(out))
+    procs = []
+    for index in range(2):
+        env = dict(os.environ)
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        env["TF_CONFIG"] = json.dumps(tf_config)
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", code],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    outs = [p.communicate(timeout=540) for p in procs]
+    for p, (_, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err[-3000:]
+    assert [json.loads(o.strip().splitlines()[-1])["step"] for o, _ in outs] == [3, 3]
+    assert (out / "model.keras").is_file() and (out / "log.csv").is_file()
+    assert sorted(p.name for p in (out / "ckpt").iterdir() if p.is_dir()) == []
