@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from edge_deblur.config import Arch, OptimizerKind, Strategy, TrainConfig
-from runtime.errors import InputError, OutputExistsError, expected
+from runtime.errors import InputError, ModelError, OutputExistsError, expected
 
 RUN_FILES = ("model.keras", "config.yaml", "log.csv", "ckpt")
 LOG_FIELDS = (
@@ -621,9 +621,11 @@ def train(
                     sums[k] = sums.get(k, 0.0) + v
                 count += 1
                 if not all(math.isfinite(v) for v in vals.values()):
-                    raise FloatingPointError(
-                        f"training diverged at step {step} (losses {vals}); lower --lr or resume "
-                        "from the last checkpoint"
+                    # Not checkpointed: the last checkpoint holds the weights before it.
+                    bad = ", ".join(f"{k}={v:.3g}" for k, v in vals.items())
+                    raise ModelError(
+                        f"training diverged at step {step} (non-finite loss: {bad}); lower --lr "
+                        "(or raise --warmup) and --resume from the last checkpoint"
                     )
                 if on_step is not None:
                     on_step(step, vals)

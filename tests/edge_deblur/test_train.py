@@ -167,3 +167,19 @@ def test_learning_rate_warms_up_then_decays_by_cosine():
 def test_missing_data_folder_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="--data: expected an existing folder"):
         train(_cfg(data=(str(tmp_path / "nope"),)), tmp_path / "run")
+
+
+def test_divergence_stops_with_a_model_error_and_keeps_the_last_checkpoint(tmp_path):
+    from edge_deblur._keras import tf
+    from runtime.errors import ModelError
+
+    def poisoned(batch: int, patch: int):
+        good = toy_dataset(batch, patch).take(3)
+        bad = toy_dataset(batch, patch).map(lambda b, s: (b, s * np.nan))
+        return good.concatenate(bad)
+
+    out = tmp_path / "run"
+    cfg = _cfg(steps=6, ckpt_every=2, val_every=100)
+    with pytest.raises(ModelError, match="diverged at step 4"):
+        train(cfg, out, dataset=poisoned(cfg.batch, cfg.patch), val_set=toy_val_set())
+    assert tf.train.latest_checkpoint(str(out / "ckpt")).endswith("ckpt-2")
