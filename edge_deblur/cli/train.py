@@ -122,6 +122,13 @@ def train_cmd(
         "--strategy",
         help="tf.distribute strategy (multi-worker reads TF_CONFIG).",
     ),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        exists=True,
+        dir_okay=False,
+        help="Start from a TrainConfig YAML (e.g. a run's config.yaml); options typed override it.",
+    ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue the run in --out from its last checkpoint."
     ),
@@ -150,12 +157,13 @@ def train_cmd(
                 "drop --resume to start a new run",
             )
         )
+    typed = {_FIELDS[k]: v for k, v in values.items() if _given(ctx, k)}
     if resume:
         # Start from the saved run; options typed now override it (and are checked for
-        # compatibility by train()).
-        saved = TrainConfig.load(out / "config.yaml")
-        changes = {_FIELDS[k]: v for k, v in values.items() if _given(ctx, k)}
-        cfg = saved.replace(**changes)
+        # compatibility by train()). A --config is not needed: the run has its own.
+        cfg = TrainConfig.load(out / "config.yaml").replace(**typed)
+    elif config is not None:
+        cfg = TrainConfig.load(config).replace(**typed)
     else:
         cfg = TrainConfig(**{_FIELDS[k]: v for k, v in values.items()})
     _run_training(cfg, out, resume, force)

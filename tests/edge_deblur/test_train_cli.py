@@ -85,6 +85,24 @@ def test_train_cli_end_to_end_on_a_photo_folder(tmp_path, photos):
     assert TrainConfig.load(out / "config.yaml").steps == 4
 
 
+def test_config_file_sets_the_run_and_typed_options_override_it(tmp_path, photos):
+    cfg = TrainConfig(size="tiny", data=(str(photos),), patch=32, batch=2, val_size=32, val_n=2)
+    cfg.save(tmp_path / "base.yaml")
+    # An override that makes the config invalid proves the file was read and then overridden.
+    err = _one_line_error(
+        _invoke(
+            "--config", str(tmp_path / "base.yaml"), "--patch", "36", "--out", str(tmp_path / "r")
+        )
+    )
+    assert "patch" in err and "36" in err
+    (tmp_path / "bad.yaml").write_text("size: tiny\ndata: [x]\nepochs: 3\n")
+    err = _one_line_error(
+        _invoke("--config", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "r"))
+    )
+    assert "unknown keys epochs" in err
+    assert not (tmp_path / "r").exists()
+
+
 def test_images_smaller_than_the_patch_leave_no_run_behind(tmp_path, photos):
     out = tmp_path / "run"
     result = _invoke("--data", str(photos), "--patch", "128", "--steps", "2", "--out", str(out))
