@@ -455,7 +455,7 @@ def summary_lines(report: Report) -> list[str]:
             best[k] = m
     out = []
     for (model, size), m in best.items():
-        parts = [f"{model:<28} {size:>9}  p50 {m.latency.p50_ms:8.1f} ms  {m.latency.fps:7.2f} FPS"]
+        parts = [f"{model:<36} {size:>9}  p50 {m.latency.p50_ms:8.1f} ms  {m.latency.fps:7.2f} FPS"]
         parts.append(f"({m.threads} thr)")
         if m.efficiency is not None:
             parts.append(f"eff {m.efficiency * 100:3.0f}%")
