@@ -81,3 +81,16 @@ def test_perceptual_loss_needs_a_local_file(tmp_path):
     (tmp_path / "bad.h5").write_bytes(b"not hdf5")
     with pytest.raises(InputError, match="VGG19"):
         losses.PerceptualLoss(tmp_path / "bad.h5")
+
+
+@pytest.mark.slow
+def test_perceptual_loss_from_a_local_weights_file(tmp_path, batch):
+    from edge_deblur._keras import keras
+
+    path = tmp_path / "vgg19_notop.h5"
+    keras.applications.VGG19(include_top=False, weights=None).save_weights(str(path))
+    loss = losses.PerceptualLoss(path)
+    blur, sharp = batch
+    assert np.allclose(loss(sharp, sharp).numpy(), 0.0)
+    assert (loss(blur, sharp).numpy() > 0).all()
+    assert loss(blur, sharp).shape == (3,)
