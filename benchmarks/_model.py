@@ -35,6 +35,7 @@ class ModelFacts:
     macs_per_pixel: float | None
     ops: tuple[tuple[str, int], ...] = ()
     param_bytes: int | None = None
+    gzip_bytes: int | None = None
     metadata: dict = field(default_factory=dict, compare=False)
 
     def macs_per_frame(self, h: int, w: int, tiles: int) -> int | None:
@@ -159,8 +160,17 @@ def describe(path: str | Path) -> ModelFacts:
         macs_per_pixel=float(mpp) if mpp else None,
         ops=ops,
         param_bytes=int(param_bytes) if param_bytes else None,
+        gzip_bytes=_gzip_size(p),
         metadata=dict(meta),
     )
+
+
+def _gzip_size(path: Path) -> int:
+    """Size after ``gzip -9``: what pruning saves shows here, not in the file size (zeros are
+    still stored), and it is what a download or a firmware image costs."""
+    import gzip
+
+    return len(gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
 
 
 def _dynamic_ops(path: Path, side: int = 256) -> tuple[tuple[tuple[str, int], ...], float | None]:

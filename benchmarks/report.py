@@ -75,6 +75,7 @@ class Measurement:
     macs_per_frame: int | None
     gmacs: float | None
     efficiency: float | None
+    gzip_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -313,6 +314,7 @@ def to_markdown(report: Report) -> str:
                     str(L.runs),
                     _f(m.peak_rss_mb, 0),
                     _f(m.file_bytes / 1024, 0) if m.file_bytes else "–",
+                    _f(m.gzip_bytes / 1024, 0) if m.gzip_bytes else "–",
                     str(m.tiles),
                     _gmac(m.macs_per_frame),
                     _f(m.gmacs, 1),
@@ -340,6 +342,7 @@ def to_markdown(report: Report) -> str:
                     "runs",
                     "peak RSS MiB",
                     "file KiB",
+                    "gzip KiB",
                     "tiles",
                     "G MAC/frame",
                     "G MAC/s",
@@ -483,6 +486,7 @@ CSV_COLUMNS = (
     "init_ms",
     "peak_rss_mb",
     "file_bytes",
+    "gzip_bytes",
     "tiles",
     "macs_per_frame",
     "gmacs",
@@ -539,6 +543,7 @@ def csv_rows(report: Report) -> list[dict]:
                 init_ms=m.init_ms,
                 peak_rss_mb=m.peak_rss_mb,
                 file_bytes=m.file_bytes,
+                gzip_bytes=m.gzip_bytes,
                 tiles=m.tiles,
                 macs_per_frame=m.macs_per_frame,
                 gmacs=m.gmacs,

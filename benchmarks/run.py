@@ -217,6 +217,7 @@ def _time_row(
         macs_per_frame=macs,
         gmacs=gmacs,
         efficiency=eff,
+        gzip_bytes=facts.gzip_bytes if facts else None,
     )
 
 

@@ -43,6 +43,7 @@ def test_describe_counts_macs_of_fixed_and_dynamic_models(int8_model, float_mode
     # conv 3x3 3->8 and conv 3x3 8->3: 2 x 216 MAC per pixel.
     assert fixed.macs_per_invoke == 432 * 16 * 16
     assert fixed.macs_per_frame(40, 40, tiles=9) == 9 * 432 * 256
+    assert 0 < fixed.gzip_bytes < fixed.file_bytes
     dyn = _model.describe(float_model)
     assert dyn.input_size is None and dyn.variant == "fp32"
     assert dyn.macs_per_pixel == pytest.approx(432.0)
