@@ -411,10 +411,27 @@ def to_markdown(report: Report) -> str:
                     p.label,
                 ]
             )
+        profs = list(dict.fromkeys(p.profile for p in report.projections))
+        keys = list(dict.fromkeys((p.model, p.variant, p.size) for p in report.projections))
+        by = {(p.model, p.variant, p.size, p.profile): p for p in report.projections}
+        pivot = []
+        for k in keys:
+            cells = []
+            for prof in profs:
+                p = by.get((*k, prof))
+                cells.append(
+                    f"{_f(p.ms, 0)} ms / {_f(p.fps, 1)} FPS" if p is not None and p.ms else "–"
+                )
+            pivot.append([*k, *cells])
         parts += [
             "## Projected on boards",
             "",
-            "Estimates, not measurements: see the profile files for their sources.",
+            "Estimates, not measurements: see the profile files for their sources. Per model and "
+            "frame size, the projected latency and FPS on each board:",
+            "",
+            _table(["model", "variant", "size", *[f"projected for {p}" for p in profs]], pivot),
+            "",
+            "Details (range from the profiles' throughput ranges; share of MACs on the Edge TPU):",
             "",
             _table(
                 [
