@@ -67,6 +67,7 @@ def test_markdown_has_every_section_and_label(make_report):
         "50%",
         "![stage_breakdown.png](stage_breakdown.png)",
         "not a / TFLite file",  # a pipe would break the table
+        "| m | int8 | 640x480 | 300 ms / 3.3 FPS |",  # the per-board pivot
     ):
         assert text in md, text
 
