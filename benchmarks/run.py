@@ -3,11 +3,12 @@
 Order of work (each step reports to an optional ``on_step`` callback so the CLI can show a
 progress bar; :func:`count_steps` gives the total up front):
 
-1. the reference int8 net at each thread count (the machine's limit);
+1. the reference int8 net at each thread count (the machine's limit), and its float copy at the
+   most threads (this machine's float-vs-int8 ratio);
 2. per model: describe it (size, variant, MACs), then per frame size its quality on the pairs
    (outputs do not depend on threads) and per thread count its latency;
 3. the classical baselines on the same pairs, sizes and thread counts;
-4. the reference again (the faster of the two medians is kept as the limit);
+4. both references again (the faster of the two medians is kept);
 5. projections for each device profile from the host figures.
 
 A model that fails to load or run gets a :class:`~benchmarks.report.Failure` row and the others
