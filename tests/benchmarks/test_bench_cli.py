@@ -102,3 +102,13 @@ def test_an_existing_plot_is_refused_before_measuring(tmp_path: Path, int8_model
     r = _bench(int8_model, *FAST, "--no-baselines", "-o", tmp_path)
     assert r.exit_code == 2 and "stage_breakdown.png" in r.output
     assert not (tmp_path / "report.json").exists()
+
+
+def test_edgetpu_without_its_runtime_exits_2_naming_the_fix(tmp_path: Path, int8_model):
+    import ctypes.util
+
+    if ctypes.util.find_library("edgetpu"):
+        pytest.skip("libedgetpu is installed: the missing-runtime path cannot be exercised")
+    r = _bench(int8_model, *FAST, "--device", "edgetpu", "--no-baselines", "-o", tmp_path)
+    assert r.exit_code == 2
+    assert "libedgetpu" in r.output and "--device cpu" in r.output
