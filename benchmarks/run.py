@@ -331,7 +331,7 @@ def run_bench(s: BenchSettings, on_step: Callable[[str], None] | None = None) ->
         step(f"{arg}: reading")
         try:
             path = _model.resolve(arg)
-            f = _model.describe(path)
+            f = _model.describe(path, device=s.device)
         except EdgeDeblurError as e:
             first_error = first_error or e
             failures.append(Failure(str(arg), "load", _one_line(e)))

@@ -59,6 +59,20 @@ def test_metadata_sparsity_makes_a_pruned_int8_variant(tmp_path: Path, int8_mode
     assert _model.describe(p).variant == "pruned-int8"
 
 
+def test_fixed_size_model_without_countable_ops_takes_macs_from_metadata(tmp_path, int8_model):
+    # A model compiled for the Edge TPU hides its convolutions in one custom op: the metadata's
+    # macs_per_pixel is then all there is. Simulate it with metadata and check it is used.
+    from unittest import mock
+
+    from runtime.model_file import write_metadata
+
+    p = tmp_path / "m.tflite"
+    p.write_bytes(write_metadata(int8_model.read_bytes(), {"format": 1, "macs_per_pixel": 100.0}))
+    with mock.patch.object(_model, "_inspect", return_value=None):
+        f = _model.describe(p)
+    assert f.macs_per_invoke == 100 * 16 * 16
+
+
 def test_describe_refuses_non_models_and_non_images(tmp_path: Path, not_image_model):
     junk = tmp_path / "junk.tflite"
     junk.write_bytes(b"not a flatbuffer at all")
