@@ -236,7 +236,19 @@ def eval_cmd(
     from edge_deblur.evaluate import evaluate
 
     if as_json:
-        result = evaluate(model, pairs, threads=threads)
+        # Progress goes to stderr (transient) so stdout holds exactly one JSON object.
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        from edge_deblur.data import load_pairs
+
+        total = len(load_pairs(pairs))
+        columns = (TextColumn("[bold]eval[/]"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task("eval", total=total)
+            result = evaluate(
+                model, pairs, threads=threads, on_image=lambda _s: progress.advance(task)
+            )
         typer.echo(json.dumps(result.to_json_dict()))
         return
 
