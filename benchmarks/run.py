@@ -80,6 +80,8 @@ class BenchSettings:
             raise InputError(expected("--threads", "thread counts >= 1", self.threads))
         if self.min_time_s < 0:
             raise InputError(expected("--min-time", "a time >= 0 s", self.min_time_s))
+        if self.min_runs < 1:
+            raise InputError(expected("--min-runs", "a count >= 1", self.min_runs))
         if self.max_pairs is not None and self.max_pairs < 1:
             raise InputError(expected("--max-pairs", "a count >= 1", self.max_pairs))
 

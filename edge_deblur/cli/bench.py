@@ -94,6 +94,9 @@ def bench(
         DEFAULT_PROFILES, "--profiles", help="Device profiles to project to (names or .yaml)."
     ),
     min_time: float = typer.Option(1.0, "--min-time", help="Minimum timed seconds per row."),
+    min_runs: int = typer.Option(
+        5, "--min-runs", help="Minimum timed frames per row (lower it for slow boards)."
+    ),
     max_pairs: int = typer.Option(8, "--max-pairs", help="Use at most this many pairs."),
     baselines: bool = typer.Option(
         True, "--baselines/--no-baselines", help="Add classical deconvolution rows."
@@ -142,6 +145,7 @@ def bench(
         pairs=str(pairs) if pairs else None,
         max_pairs=max_pairs,
         min_time_s=min_time,
+        min_runs=min_runs,
         baselines=baselines,
     )
     load_profiles(list(settings.profiles))  # fail on a bad name before measuring anything

@@ -7,7 +7,18 @@ from typer.testing import CliRunner
 from edge_deblur.cli.main import app
 
 runner = CliRunner()
-FAST = ["--sizes", "40x24", "--threads", "1", "--min-time", "0", "--max-pairs", "1"]
+FAST = [
+    "--sizes",
+    "40x24",
+    "--threads",
+    "1",
+    "--min-time",
+    "0",
+    "--min-runs",
+    "2",
+    "--max-pairs",
+    "1",
+]
 
 
 def _bench(*args):
@@ -37,6 +48,7 @@ def test_device_name_labels_every_measured_figure(tmp_path: Path, int8_model):
     data = json.loads((tmp_path / "report.json").read_text())
     labels = {m["label"] for m in data["measurements"]} | {x["label"] for x in data["reference"]}
     assert labels == {"measured on rpi4-lab"}
+    assert {m["latency"]["runs"] for m in data["measurements"]} == {2}  # --min-runs 2, no min time
 
 
 def test_existing_report_needs_force(tmp_path: Path, int8_model):

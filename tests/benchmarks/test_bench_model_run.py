@@ -130,6 +130,7 @@ def test_run_bench_raises_when_nothing_could_be_measured(not_image_model):
         (dict(threads=(0,)), "--threads"),
         (dict(sizes=((0, 5),)), "--sizes"),
         (dict(min_time_s=-1.0), "--min-time"),
+        (dict(min_runs=0), "--min-runs"),
     ],
 )
 def test_settings_reject_bad_values(kw, name):
