@@ -38,6 +38,7 @@ class HostInfo:
     python: str
     litert: str
     numpy: str
+    load_avg: float | None = None
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,14 @@ def _gmac(m: int | None) -> str:
     return "–" if m is None else f"{m / 1e9:.2f}"
 
 
+def _load_line(h: HostInfo) -> str:
+    if h.load_avg is None:
+        return "- load average: unknown"
+    busy = h.cpu_count and h.load_avg > h.cpu_count
+    note = ": the machine was busy, timings are noisy" if busy else ""
+    return f"- 1-minute load average at the end: {h.load_avg:.2f} on {h.cpu_count} CPUs{note}"
+
+
 def to_markdown(report: Report) -> str:
     """The human report: host, reference, latency, quality, projections, failures, plots."""
     h = report.host
@@ -262,6 +271,7 @@ def to_markdown(report: Report) -> str:
         f"schema {report.schema_version}",
         f"- machine: {h.label} ({h.hostname}: {h.processor or h.machine}, {h.cpu_count} CPUs, "
         f"{h.os}; Python {h.python}, LiteRT {h.litert})",
+        _load_line(h),
         f"- frame sizes {', '.join(s.get('sizes', []))}; threads "
         f"{', '.join(str(t) for t in s.get('threads', []))}; device {s.get('device', 'cpu')}; "
         f"min time {s.get('min_time_s')} s per row; pairs: {s.get('pairs') or 'none'}",

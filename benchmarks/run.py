@@ -124,6 +124,10 @@ def host_info(label: str) -> HostInfo:
         litert = version("ai-edge-litert")
     except Exception:
         litert = "unknown"
+    try:
+        load = round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        load = None
     return HostInfo(
         label=label,
         hostname=socket.gethostname(),
@@ -134,6 +138,7 @@ def host_info(label: str) -> HostInfo:
         python=sys.version.split()[0],
         litert=litert,
         numpy=np.__version__,
+        load_avg=load,
     )
 
 

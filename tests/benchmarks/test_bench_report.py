@@ -95,3 +95,11 @@ def test_summary_lines_show_the_fastest_row_per_model_and_size(make_report):
     assert len(lines) == 1
     assert "m" in lines[0] and "640x480" in lines[0] and "eff  50%" in lines[0]
     assert "dPSNR +2.00 dB" in lines[0]
+
+
+def test_markdown_warns_when_the_machine_was_busy(make_report):
+    r = make_report()
+    busy = replace(r, host=replace(r.host, load_avg=9.5))
+    assert "busy, timings are noisy" in to_markdown(busy)
+    calm = replace(r, host=replace(r.host, load_avg=0.5))
+    assert "busy" not in to_markdown(calm) and "0.50 on 2 CPUs" in to_markdown(calm)
