@@ -36,6 +36,7 @@ from edge_deblur.config import Arch, OptimizerKind, Strategy, TrainConfig
 from runtime.errors import InputError, ModelError, OutputExistsError, expected
 
 RUN_FILES = ("model.keras", "config.yaml", "log.csv", "ckpt")
+_STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"  # the step counter inside a checkpoint
 LOG_FIELDS = (
     "step",
     "loss",
@@ -276,16 +277,16 @@ def data_sources(cfg: TrainConfig) -> list:
     return sources + [DataSource("pairs", p, cfg.pairs_weight) for p in cfg.pairs]
 
 
-def _build_data(cfg: TrainConfig):
+def _build_data(cfg: TrainConfig, start_step: int = 0):
+    """The training stream (from batch ``start_step`` on: a resumed run sees exactly the batches
+    an uninterrupted one would) and the fixed held-out validation crops."""
     from edge_deblur.data import build_train_dataset, make_validation_set
 
     sources = data_sources(cfg)
     blur = _blur_config(cfg)
-    # The seed also fixes which images are held out for validation, so a resumed run keeps it
-    # (held-out images must stay out of training). The data API has no start index yet, so a
-    # resumed run draws the sample stream again from its beginning: the same distribution, and
-    # reproducible, but not the samples an uninterrupted run would have seen next.
-    ds = build_train_dataset(sources, cfg.patch, cfg.batch, seed=cfg.seed, blur=blur)
+    ds = build_train_dataset(
+        sources, cfg.patch, cfg.batch, seed=cfg.seed, blur=blur, start_step=start_step
+    )
     val = make_validation_set(sources, cfg.val_n, cfg.val_size, cfg.seed, blur=blur)
     return ds, val
 
@@ -470,10 +471,16 @@ def train(
     )
 
     strategy = make_strategy(cfg.strategy)  # first: multi-worker must precede other TF work
+    start, latest = 0, None
+    if resume:
+        latest = tf.train.latest_checkpoint(str(out / "ckpt"))  # the chief's, for every worker
+        if latest is None:
+            raise InputError(expected("--resume", "a checkpoint in ckpt/", str(out / "ckpt")))
+        start = int(tf.train.load_checkpoint(latest).get_tensor(_STEP_KEY))
     # Data and loss inputs are checked before anything is written to the run folder, so a bad
     # image (e.g. smaller than the patch) leaves no half-made run behind.
     if dataset is None:
-        dataset, built_val = _build_data(cfg)
+        dataset, built_val = _build_data(cfg, start)
         val_set = built_val if val_set is None else val_set
     elif callable(dataset):  # a factory: built only now, after the strategy
         dataset = dataset()
@@ -511,14 +518,9 @@ def train(
     # into the run folder.
     ckpt_dir = out / "ckpt" if chief else Path(tempfile.mkdtemp(prefix="edge-deblur-worker-"))
     manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=3)
-    start = 0
     if resume:
-        latest = tf.train.latest_checkpoint(str(out / "ckpt"))  # the chief's, for every worker
-        if latest is None:
-            raise InputError(expected("--resume", "a checkpoint in ckpt/", str(out / "ckpt")))
         ckpt.restore(latest).expect_partial()
-        start = int(step_var.numpy())
-        say(f"resumed from step {start} ({latest})")
+        say(f"resumed from step {start} ({latest}); the data stream continues from there")
     if chief:
         cfg.save(out / "config.yaml", derived=figures, force=True)
 
@@ -658,8 +660,8 @@ def train(
         if log_file is not None:
             log_file.close()
     done = int(step_var.numpy())
-    latest = manager.latest_checkpoint
-    if done > start and not (latest and latest.endswith(f"-{done}")):
+    last_saved = manager.latest_checkpoint
+    if done > start and not (last_saved and last_saved.endswith(f"-{done}")):
         manager.save(checkpoint_number=done)
     if chief:
         model_path = save_model()
