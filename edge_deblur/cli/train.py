@@ -84,7 +84,9 @@ def train_cmd(
         [], "--kernels", help="Folder of measured blur kernels; repeatable.", **_DIR
     ),
     steps: int = typer.Option(
-        20000, "--steps", help="Total training steps (a resumed run may raise it)."
+        20000,
+        "--steps",
+        help="Total training steps (a resumed run may raise it; the cosine decay then stretches).",
     ),
     batch: int = typer.Option(8, "--batch", help="Global batch size (split across devices)."),
     patch: int = typer.Option(

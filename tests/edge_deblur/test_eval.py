@@ -14,7 +14,7 @@ from edge_deblur.evaluate import KerasDeblurrer, evaluate
 from runtime.errors import InputError
 from runtime.io import write_image
 
-SIZES = [(40, 56), (36, 44)]  # not multiples of the pad multiple 8: eval must pad and crop
+SIZES = [(41, 57), (36, 44)]  # not multiples of the pad multiple 8: eval must pad and crop
 
 
 def _to8(x):
