@@ -49,6 +49,15 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, flo
     return front
 
 
+def _log_axis(axis) -> None:
+    """Log scale labelled 1-2-5 in plain numbers (matplotlib's default crowds minor labels)."""
+    from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(StrMethodFormatter("{x:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _save(fig, path: Path, force: bool) -> Path:
     with atomic_path(path, force=force) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
@@ -98,6 +107,7 @@ def plot_latency_vs_quality(report: Report, path: Path, force: bool = False) -> 
                 ax.step(*zip(*front, strict=True), where="post", color=c, alpha=0.6, lw=1.2)
         ax.axhline(0.0, color="black", lw=0.8, ls="--")
         ax.set_xscale("log")
+        _log_axis(ax.xaxis)
         ax.margins(x=0.15, y=0.1)
         ax.set_xlabel("p50 latency per frame, ms (log)")
         ax.set_ylabel("PSNR gain over the blurry input, dB")
@@ -145,10 +155,11 @@ def plot_latency_by_size_threads(report: Report, path: Path, force: bool = False
     ax.set_xticks(range(len(models)))
     ax.set_xticklabels(models, rotation=20, ha="right", fontsize=8)
     ax.set_yscale("log")
+    _log_axis(ax.yaxis)
     ax.set_ylabel("p50 latency per frame, ms (log)")
     ax.set_title(f"Latency by frame size and threads ({report.host.label})", fontsize=10)
     ax.grid(True, axis="y", which="both", alpha=0.3)
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, path, force)
 
 
@@ -214,11 +225,12 @@ def plot_projected_fps(report: Report, path: Path, force: bool = False) -> Path 
     ax.set_xticks(range(len(keys)))
     ax.set_xticklabels([f"{m}\n{s}" for m, s in keys], fontsize=7, rotation=20, ha="right")
     ax.set_yscale("log")
+    _log_axis(ax.yaxis)
     ax.set_ylabel("projected FPS (log)")
     ax.axhline(30.0, color="black", lw=0.8, ls="--", label="30 FPS")
     ax.set_title("Projected for each device profile: estimates, not measurements", fontsize=10)
     ax.grid(True, axis="y", which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, path, force)
 
 
