@@ -116,6 +116,8 @@ def test_an_existing_plot_is_refused_before_measuring(tmp_path: Path, int8_model
     assert not (tmp_path / "report.json").exists()
 
 
+# ai_edge_litert's Delegate.__del__ raises when load_delegate failed (its _library was never set).
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_edgetpu_without_its_runtime_exits_2_naming_the_fix(tmp_path: Path, int8_model):
     import ctypes.util
 
