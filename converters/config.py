@@ -77,6 +77,7 @@ class ConvertConfig:
     val_tiles: int = 16
     batch_size: int = 8
     learning_rate: float = 1e-4
+    qat_learning_rate: float = 1e-6
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -110,6 +111,10 @@ class ConvertConfig:
             raise InputError(
                 expected("--prune-steps", "at least 1 fine-tuning step with --prune", 0)
             )
+        for name in ("learning_rate", "qat_learning_rate"):
+            v = getattr(self, name)
+            if not isinstance(v, int | float) or isinstance(v, bool) or not 0 < v < 1:
+                raise InputError(expected(name, "a learning rate between 0 and 1", v))
         if self.calib_tiles < 1 or self.val_tiles < 1 or self.batch_size < 1:
             raise InputError(expected("tile counts", "at least 1", self))
         if self.edgetpu and self.quant is not QuantMode.INT8:

@@ -293,7 +293,7 @@ def convert(
             cfg.qat_steps,
             pruned=prune_res is not None,
             batch_size=cfg.batch_size,
-            learning_rate=cfg.learning_rate / 10,
+            learning_rate=cfg.qat_learning_rate,
             seed=cfg.seed,
             teacher=src.model,
         )

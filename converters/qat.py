@@ -7,6 +7,12 @@ tiles. Converting tfmot's own graph directly was tried first: with TF 2.21 / tfm
 DEQUANTIZE -> float -> QUANTIZE detour on the global-residual branch (and a float ADD/MINIMUM
 tail without the representative set), which is neither integer-only nor Edge TPU friendly.
 
+The learning rate is small (1e-6) on purpose: Adam's per-weight step moves tiny weights (the
+final correction conv of a residual deblurring net is near zero) by a large relative amount, and
+with 1e-5 the QAT model lost 0.1 dB against post-training int8 on gopro_dev (measured with
+benchmarks/scripts/converter_targets.py); the benefit QAT can bring is bounded by the gap of
+post-training int8, which is small for these bounded residual nets.
+
 Before tfmot sees the model, :func:`check_quantizable` walks its layers and turns the layers
 tfmot (or the int8 Edge TPU path) cannot handle into a ModelError that names the layer, says why
 and suggests the replacement, instead of tfmot's long traceback.
@@ -134,7 +140,7 @@ def qat(
     steps: int,
     pruned: bool = False,
     batch_size: int = 8,
-    learning_rate: float = 1e-5,
+    learning_rate: float = 1e-6,
     seed: int = 0,
     teacher: Any | None = None,
 ) -> QatResult:
