@@ -41,6 +41,8 @@ def test_int8_from_a_run_folder_writes_model_metadata_report_and_config(
     md = (tmp_path / "out dir" / "m.report.md").read_text()
     assert "Edge TPU readiness" in md and "PSNR TFLite vs Keras" in md
     assert load_config(tmp_path / "out dir" / "m.convert.yaml") == _int8(pairs_dir)
+    raw = yaml.safe_load((tmp_path / "out dir" / "m.convert.yaml").read_text())
+    assert raw["quant"] == "int8" and raw["input_size"] == [16, 16]
 
 
 def test_fp32_keeps_a_dynamic_size_and_no_data_is_needed(tiny_model_path, tmp_path):
@@ -53,6 +55,7 @@ def test_fp32_keeps_a_dynamic_size_and_no_data_is_needed(tiny_model_path, tmp_pa
     assert meta["macs_per_pixel"] == pytest.approx(9 * (3 * 8 + 8 * 3), rel=0.01)
 
 
+@pytest.mark.slow
 def test_pruned_qat_int8_reports_sparsity_and_its_cost(tiny_model_path, pairs_dir, tmp_path):
     out = tmp_path / "p.tflite"
     cfg = _int8(pairs_dir, prune=0.5, prune_steps=10, qat_steps=3, batch_size=4)
@@ -120,12 +123,6 @@ def test_unwritable_destination_is_an_input_error(tiny_model_path, tmp_path):
             convert(tiny_model_path, locked / "o.tflite", ConvertConfig(quant="fp32"))
     finally:
         locked.chmod(0o700)
-
-
-def test_convert_yaml_is_plain_yaml(run_dir, pairs_dir, tmp_path):
-    convert(run_dir, tmp_path / "m.tflite", _int8(pairs_dir, io="int8"))
-    raw = yaml.safe_load((tmp_path / "m.convert.yaml").read_text())
-    assert raw["quant"] == "int8" and raw["io"] == "int8" and raw["input_size"] == [16, 16]
 
 
 def test_destination_under_a_file_is_an_input_error(tiny_model_path, tmp_path):

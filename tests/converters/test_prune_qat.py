@@ -41,6 +41,18 @@ def test_2_4_structured_pruning_keeps_two_of_every_four(tiny, tiles):
     assert (np.sum(groups == 0, axis=1) >= 2).all()
 
 
+def test_qat_returns_the_float_architecture_with_trained_weights(tiny, tiles):
+    model = tiny(width=4)
+    res = qat(model, tiles, steps=2, batch_size=4, learning_rate=1e-3)
+    assert [type(x).__name__ for x in res.model.layers] == [type(x).__name__ for x in model.layers]
+    moved = [
+        not np.array_equal(a, b)
+        for a, b in zip(model.get_weights(), res.model.get_weights(), strict=True)
+    ]
+    assert any(moved) and res.to_dict()["scheme"] == "default 8-bit"
+
+
+@pytest.mark.slow
 def test_qat_keeps_the_float_architecture_and_sparsity(tiny, tiles):
     pruned = prune(tiny(width=16), 0.5, tiles, steps=10, batch_size=4).model
     res = qat(pruned, tiles, steps=3, pruned=True, batch_size=4)
