@@ -164,7 +164,8 @@ def _int8_ops(model) -> tuple[set[str], np.ndarray, np.ndarray]:
 
 
 REGISTERED = [
-    pytest.param(a, s, marks=[pytest.mark.slow] if s != "tiny" else [])
+    # cnn/tiny runs always; the rest (gan shares the cnn generator) under `make test-all`.
+    pytest.param(a, s, marks=[] if (a, s) == ("cnn", "tiny") else [pytest.mark.slow])
     for a in models.ARCHS
     for s in models.SIZES
 ]

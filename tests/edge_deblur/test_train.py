@@ -86,6 +86,7 @@ def test_existing_run_is_not_overwritten_without_force(tmp_path):
     assert res.step == 3 and TrainConfig.load(out / "config.yaml").seed == 1
 
 
+@pytest.mark.slow
 def test_resume_continues_step_optimizer_and_log(tmp_path):
     from edge_deblur._keras import tf
 
@@ -204,3 +205,4 @@ def test_resume_reproduces_an_uninterrupted_run_exactly(tmp_path):
     b = keras.models.load_model(tmp_path / "resumed" / "model.keras", compile=False)
     for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
         np.testing.assert_allclose(wa, wb, rtol=0, atol=1e-6)
+    assert [int(r["step"]) for r in _log_rows(tmp_path / "resumed")] == [2, 4]
