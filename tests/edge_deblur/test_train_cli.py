@@ -14,7 +14,10 @@ from runtime.io import write_image
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
-    root = tmp_path_factory.mktemp("photos")
+    # A folder of its own under a parent of its own: the end-to-end test trains on the parent (a
+    # folder of photo folders), which must hold nothing but this set.
+    root = tmp_path_factory.mktemp("photo_sets") / "photos"
+    root.mkdir()
     for i, img in enumerate(sharp_images(4, 80, seed=11)):
         write_image(root / f"img{i}.png", (img * 255 + 0.5).astype(np.uint8))
     (root / "README.txt").write_text("not an image")
