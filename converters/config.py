@@ -41,6 +41,19 @@ class Structure(str, enum.Enum):
     M2N4 = "2:4"
 
 
+class WeightScheme(str, enum.Enum):
+    """int8 weight scales: one per output channel (best quality), or one per tensor.
+
+    Per-channel is what the TFLite int8 spec recommends; it stores a float32 scale and an int64 zero
+    point per output channel for every weight and bias tensor (24 bytes a channel), which dominates
+    the file of a narrow edge model. Per-tensor drops that overhead at some quality cost (measured
+    by ``benchmarks/scripts/converter_targets.py``).
+    """
+
+    PER_CHANNEL = "per-channel"
+    PER_TENSOR = "per-tensor"
+
+
 DEFAULT_INT8_SIZE = (256, 256)
 
 
@@ -73,6 +86,7 @@ class ConvertConfig:
     pairs: str | None = None
     input_size: tuple[int, int] | None = None
     edgetpu: bool = False
+    weights: WeightScheme = WeightScheme.PER_CHANNEL
     calib_tiles: int = 200
     val_tiles: int = 16
     batch_size: int = 8
@@ -85,6 +99,16 @@ class ConvertConfig:
         set_(self, "quant", _choice(QuantMode, self.quant, "--quant"))
         set_(self, "io", _choice(IODtype, self.io, "--io"))
         set_(self, "structured", _choice(Structure, self.structured, "--structured"))
+        set_(self, "weights", _choice(WeightScheme, self.weights, "--weights"))
+        if self.weights is WeightScheme.PER_TENSOR and self.quant is not QuantMode.INT8:
+            raise InputError(
+                expected(
+                    "--weights",
+                    "per-channel (or nothing) unless --quant int8",
+                    self.weights.value,
+                    "per-tensor weight scales apply to full-integer models only",
+                )
+            )
         if self.prune is not None:
             if not isinstance(self.prune, int | float) or not 0.0 < float(self.prune) < 1.0:
                 raise InputError(

@@ -22,7 +22,13 @@ from typing import Any
 import numpy as np
 
 from converters import calibration as cal
-from converters.config import DEFAULT_INT8_SIZE, ConvertConfig, QuantMode, config_yaml
+from converters.config import (
+    DEFAULT_INT8_SIZE,
+    ConvertConfig,
+    QuantMode,
+    WeightScheme,
+    config_yaml,
+)
 from converters.modes import ModeJob, run_mode
 from converters.report import build_report, config_path, gzip_size, render_markdown, report_paths
 from converters.validate import require_pass, validate
@@ -200,6 +206,7 @@ def _metadata(
         "pad_multiple": src.pad_multiple(),
         "normalization": {"color": "RGB", "range": [0, 1]},
         "quant": cfg.quant.value,
+        "weights": cfg.weights.value if cfg.quant is QuantMode.INT8 else None,
         "io_dtype": cfg.io_dtype,
         "sparsity": round(float(sparsity), 4),
         "macs_per_pixel": rc.get("macs_per_pixel") or macs_per_pixel,
@@ -308,6 +315,7 @@ def convert(
         input_shape=shape,
         io=cfg.io,
         representative=calib.representative if calib is not None else None,
+        per_channel=cfg.weights is WeightScheme.PER_CHANNEL,
     )
     data = run_mode(cfg.quant, job)
     # The fp32 conversion of the untouched source: the size reference (same input shape) and,

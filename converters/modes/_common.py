@@ -25,6 +25,7 @@ class ModeJob:
     input_shape: tuple[int | None, int | None, int | None, int]
     io: IODtype = IODtype.UINT8
     representative: Callable[[], Iterator[list[np.ndarray]]] | None = None
+    per_channel: bool = True  # int8: one weight scale per output channel (else one per tensor)
 
 
 def make_converter(job: ModeJob) -> Any:

@@ -31,6 +31,9 @@ def convert(job: ModeJob) -> bytes:
     io = {IODtype.UINT8: tf.uint8, IODtype.INT8: tf.int8, IODtype.FLOAT32: tf.float32}[job.io]
     conv.inference_input_type = io
     conv.inference_output_type = io
+    if not job.per_channel:
+        # The converter's only switch for per-tensor weight scales (TF 2.21); checked below.
+        conv._experimental_disable_per_channel = True
     data = run_converter(conv, "int8")
     float_tensors = float_tensors_inside(data)
     if float_tensors:
@@ -39,7 +42,28 @@ def convert(job: ModeJob) -> bytes:
             f"float tensors {float_tensors[:5]}; a layer has no int8 kernel (replace it with "
             "Conv2D/DepthwiseConv2D/ReLU/Add/Concatenate/UpSampling2D)"
         )
+    if not job.per_channel:
+        per_channel = per_channel_weights(data)
+        if per_channel:
+            raise ConversionError(
+                f"--weights per-tensor: expected one scale per weight tensor, got per-channel "
+                f"scales on {per_channel[:5]}; this TensorFlow version ignores the switch"
+            )
     return data
+
+
+def per_channel_weights(data: bytes) -> list[str]:
+    """Names of constant tensors (weights, biases) quantized with more than one scale."""
+    from runtime.model_file import inspect_model
+
+    info = inspect_model(data)
+    names = []
+    for op in info.operators:
+        for t in op.inputs:
+            q = t.quantization
+            if t.is_constant and q is not None and q.per_channel and t.name not in names:
+                names.append(t.name)
+    return names
 
 
 def float_tensors_inside(data: bytes) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from converters.config import IODtype, QuantMode, Structure
+from converters.config import IODtype, QuantMode, Structure, WeightScheme
 from edge_deblur.cli._common import ErrorHandlingGroup, parse_size
 
 app = typer.Typer(cls=ErrorHandlingGroup)
@@ -59,6 +59,11 @@ def convert_cmd(
     edgetpu: bool = typer.Option(
         False, "--edgetpu", help="Run edgetpu_compiler when on PATH (writes *_edgetpu.tflite)."
     ),
+    weights: WeightScheme = typer.Option(
+        WeightScheme.PER_CHANNEL,
+        "--weights",
+        help="int8 weight scales: per-channel (quality) or per-tensor (smaller file).",
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
 ) -> None:
     """Convert a Keras model to a validated .tflite, with a report beside it."""
@@ -75,6 +80,7 @@ def convert_cmd(
         pairs=str(pairs) if pairs else None,
         input_size=parse_size(input_size) if input_size else None,
         edgetpu=edgetpu,
+        weights=weights,
     )
     from rich.console import Console
 

@@ -75,3 +75,26 @@ def test_int8_without_calibration_data_is_a_conversion_error(tiny):
 
     with pytest.raises(ConversionError, match="--data"):
         run_mode(QuantMode.INT8, ModeJob(tiny(), (1, 16, 16, 3)))
+
+
+def test_int8_per_tensor_weights_have_one_scale_and_a_smaller_file(tiny):
+    from converters.modes.int8 import per_channel_weights
+
+    model = tiny()
+    per_ch = run_mode(QuantMode.INT8, ModeJob(model, (1, 16, 16, 3), representative=_rep))
+    per_t = run_mode(
+        QuantMode.INT8, ModeJob(model, (1, 16, 16, 3), representative=_rep, per_channel=False)
+    )
+    assert per_channel_weights(per_ch), "the default must keep per-channel weight scales"
+    assert per_channel_weights(per_t) == []
+    # 8 + 3 output channels lose 24 bytes of scale and zero point each, twice (weight + bias).
+    assert len(per_ch) - len(per_t) >= 8 * 24
+
+
+def test_per_tensor_weights_are_refused_for_float_modes():
+    from converters.config import ConvertConfig
+    from runtime.errors import InputError
+
+    with pytest.raises(InputError, match="--weights"):
+        ConvertConfig(quant="fp16", weights="per-tensor")
+    assert ConvertConfig(weights="per-tensor").weights.value == "per-tensor"
