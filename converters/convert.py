@@ -222,7 +222,14 @@ def convert(
     force: bool = False,
     on_step: Callable[[str], None] | None = None,
 ) -> ConvertResult:
-    """Run the whole conversion described by ``cfg``; see the module docstring for the steps."""
+    """Run the whole conversion described by ``cfg``; see the module docstring for the steps.
+
+    A recurrent (``temporal``) model goes through :func:`converters.temporal.convert_temporal`.
+    """
+    from converters import temporal
+
+    if temporal.is_temporal_source(model_path):
+        return temporal.convert_temporal(model_path, out, cfg, force=force, on_step=on_step)
     from converters.edgetpu import analyze, compile_edgetpu, compiler_path
     from converters.prune import kernel_sparsity, prune
     from converters.qat import check_quantizable, qat

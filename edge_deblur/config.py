@@ -23,6 +23,7 @@ from runtime.errors import InputError, expected
 class Arch(str, Enum):
     cnn = "cnn"
     gan = "gan"
+    temporal = "temporal"
 
 
 class Size(str, Enum):

@@ -113,3 +113,49 @@ def codecs_for(
         input_codec(input_detail["dtype"], float(si), int(zi), value_range),
         output_codec(output_detail["dtype"], float(so), int(zo), value_range),
     )
+
+
+def _qparams(detail: dict) -> tuple[np.dtype, float, int]:
+    scale, zero = detail.get("quantization", (0.0, 0))
+    return np.dtype(detail["dtype"]), float(scale), int(zero)
+
+
+def zero_tensor(detail: dict, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """A tensor of real value 0 in ``detail``'s dtype (its zero point when quantized)."""
+    dt, scale, zero = _qparams(detail)
+    shape = tuple(int(d) for d in (shape if shape is not None else detail["shape"]))
+    value = zero if dt in _INT_RANGES and scale > 0 else 0
+    return np.full(shape, value, dtype=dt)
+
+
+def requantizer(src_detail: dict, dst_detail: dict):
+    """``values of src -> values of dst`` with the same real meaning (a recurrent state fed from
+    one tensor to another): identity when both share dtype, scale and zero point, else
+    dequantize with ``src``'s parameters and quantize with ``dst``'s (rounded, saturated)."""
+    sdt, ss, sz = _qparams(src_detail)
+    ddt, ds, dz = _qparams(dst_detail)
+    s_int, d_int = sdt in _INT_RANGES and ss > 0, ddt in _INT_RANGES and ds > 0
+    if sdt == ddt and (not s_int or (ss == ds and sz == dz)):
+        return lambda v: v
+    if s_int:  # 256 possible values: one lookup table
+        raw = np.arange(256, dtype=np.uint8).view(sdt).astype(np.float64)
+        real = ss * (raw - sz)
+        if d_int:
+            qmin, qmax = _INT_RANGES[ddt]
+            lut = np.clip(np.round(real / ds) + dz, qmin, qmax).astype(ddt)
+        else:
+            lut = real.astype(ddt)
+
+        def by_table(v: np.ndarray) -> np.ndarray:
+            return lut[v.view(np.uint8)]
+
+        return by_table
+
+    def by_math(v: np.ndarray) -> np.ndarray:  # a float source
+        real = v.astype(np.float32)
+        if d_int:
+            qmin, qmax = _INT_RANGES[ddt]
+            return np.clip(np.round(real / ds) + dz, qmin, qmax).astype(ddt)
+        return real.astype(ddt)
+
+    return by_math

@@ -18,7 +18,8 @@ class ModeJob:
 
     ``input_shape`` is ``(1, H, W, 3)``; ``H``/``W`` may be ``None`` for float modes that keep a
     dynamic spatial size. ``representative`` yields ``[tile]`` lists of float32 ``(1, H, W, 3)``
-    arrays in [0, 1], as TensorFlow's converter expects.
+    arrays in [0, 1], as TensorFlow's converter expects (``{"image": tile, "state": state}``
+    dicts for a temporal model).
     """
 
     model: Any
@@ -37,11 +38,33 @@ def make_converter(job: ModeJob) -> Any:
     from edge_deblur._keras import tf
 
     model = job.model
-    fn = tf.function(
-        lambda x: model(x, training=False),
-        input_signature=[tf.TensorSpec(list(job.input_shape), tf.float32, name="image")],
-    )
+    specs = [tf.TensorSpec(list(job.input_shape), tf.float32, name="image")]
+    extra = state_specs(model, job.input_shape)
+    if extra:  # a recurrent (temporal) model: [image, state] -> [image, next state]
+        fn = tf.function(lambda x, s: model([x, s], training=False), input_signature=specs + extra)
+    else:
+        fn = tf.function(lambda x: model(x, training=False), input_signature=specs)
     return tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], model)
+
+
+def state_specs(model: Any, input_shape: tuple[int | None, ...]) -> list[Any]:
+    """The TensorSpec of a temporal model's second input (its recurrent state), else ``[]``.
+
+    The state sits at the image size divided by the product of the convolution strides.
+    """
+    from edge_deblur._keras import tf
+
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) != 2:
+        return []
+    mult = 1
+    for layer in model.layers:
+        strides = getattr(layer, "strides", None)
+        if strides and hasattr(layer, "kernel_size"):
+            mult *= int(strides[0])
+    h, w = input_shape[1], input_shape[2]
+    shape = [1, h // mult if h else None, w // mult if w else None, int(inputs[1].shape[-1])]
+    return [tf.TensorSpec(shape, tf.float32, name="state")]
 
 
 def run_converter(converter: Any, mode: str) -> bytes:

@@ -4,7 +4,9 @@ The model is cloned onto a fixed input size so every layer has a concrete output
 Conv2D, DepthwiseConv2D and Dense contributes ``out_h * out_w * kernel_area * in_ch * out_ch /
 groups`` (depthwise: ``* multiplier`` instead of ``* out_ch``). Element-wise layers (ReLU, Add,
 up-sampling) are not counted, as is usual for MAC figures. The total is divided by the input
-pixel count, so the figure holds for any frame size of a fully convolutional model.
+pixel count, so the figure holds for any frame size of a fully convolutional model. A second
+input (the recurrent state of ``temporal``) is probed at the resolution of the bottom level
+(``probe`` divided by the product of the convolution strides).
 """
 
 from __future__ import annotations
@@ -37,7 +39,23 @@ def macs_per_pixel(model: keras.Model, probe: int = 64) -> float:
 
     ``probe`` must be a multiple of the model's pad multiple (64 suits every registered size).
     """
-    inp = keras.Input(shape=(probe, probe, model.input_shape[-1]), batch_size=1)
+    shapes = model.input_shape if isinstance(model.input_shape, list) else [model.input_shape]
+    if len(shapes) == 1:
+        inp = keras.Input(shape=(probe, probe, shapes[0][-1]), batch_size=1)
+    else:
+        low = probe // _stride_product(model)
+        inp = [keras.Input(shape=(probe, probe, shapes[0][-1]), batch_size=1)] + [
+            keras.Input(shape=(low, low, s[-1]), batch_size=1) for s in shapes[1:]
+        ]
     fixed = keras.models.clone_model(model, input_tensors=inp)
     total = sum(layer_macs(layer) for layer in fixed.layers)
     return total / float(probe * probe)
+
+
+def _stride_product(model: keras.Model) -> int:
+    mult = 1
+    for layer in model.layers:
+        strides = getattr(layer, "strides", None)
+        if strides and hasattr(layer, "kernel_size"):
+            mult *= int(strides[0])
+    return mult
