@@ -31,5 +31,9 @@ test: venv lint
 test-all: venv lint
 	$(BIN)/python -m pytest -q
 
+# Retrain and reconvert the bundled models from ../shared/data (hours on 2 cores; resumable).
+models: venv
+	bash benchmarks/scripts/make_models.sh
+
 clean:
 	rm -rf demo-out .pytest_cache build *.egg-info

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Retrain and reconvert the bundled model family (issue 6): `make models`.
+#
+# Needs the development data beside the repository (../shared/data: the recipes in
+# edge_deblur/recipes/ name their folders relative to the repository root). Resumable: a run folder
+# that already exists is continued with --resume (stop it at any time and start it again).
+# Time on a 2-core x86-64 host: about 70 min per model at ~5 steps/s (20,000 steps of batch 8),
+# plus ~5 min per model for QAT + conversion + validation.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ED=${ED:-.venv/bin/edge-deblur}
+PY=${PY:-.venv/bin/python}
+SHARED=${SHARED:-../shared/data}
+WORK=${WORK:-runs/release}
+MODELS=${MODELS:-cnn-pi4 cnn-tiny}
+INPUT_SIZE=${INPUT_SIZE:-256x256}
+CLIP=$SHARED/video/gopro_GOPR0477_11_00_raw240fps_299frames.mp4
+
+mkdir -p "$WORK"
+# Real blur, the GoPro recipe: averaged 240 fps frames, the centre frame is the sharp target.
+[ -d "$WORK/clip_a9" ] || $ED data from-video "$CLIP" --average 9 --stride 4 --out "$WORK/clip_a9"
+[ -d "$WORK/clip_a13" ] || $ED data from-video "$CLIP" --average 13 --stride 6 --out "$WORK/clip_a13"
+
+for m in $MODELS; do
+  resume=()
+  [ -f "$WORK/$m/config.yaml" ] && resume=(--resume)
+  $ED train --config "edge_deblur/recipes/$m.yaml" --out "$WORK/$m" "${resume[@]}"
+  # int8 after quantization-aware fine-tuning (distilled from the float model) and its fp32 twin
+  # at the same fixed input size; both validated against the Keras model on held-back pairs.
+  $ED convert "$WORK/$m" -o "$WORK/$m-int8.tflite" --quant int8 --qat-steps 300 \
+    --pairs "$WORK/clip_a9" --input-size "$INPUT_SIZE" --force
+  $ED convert "$WORK/$m" -o "$WORK/$m-fp32.tflite" --quant fp32 \
+    --pairs "$WORK/clip_a9" --input-size "$INPUT_SIZE" --force
+  cp "$WORK/$m-int8.tflite" "$WORK/$m-fp32.tflite" runtime/zoo/
+done
+# The evaluation on gopro_dev (held-out scenes reported apart) and the board projections.
+$PY benchmarks/scripts/model_quality.py --pairs "$SHARED/gopro_dev" --force
