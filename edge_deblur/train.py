@@ -645,6 +645,10 @@ def train(
                         elapsed_s=time.perf_counter() - t_run,
                     )
                     last = row
+                    if chief:
+                        # A usable model.keras at every validation: a long run can be evaluated
+                        # or converted while it goes on (and a killed run leaves one behind).
+                        save_model()
                     if log is not None:
                         log.writerow({k: _fmt(row.get(k)) for k in LOG_FIELDS})
                         log_file.flush()

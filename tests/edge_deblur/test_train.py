@@ -206,3 +206,15 @@ def test_resume_reproduces_an_uninterrupted_run_exactly(tmp_path):
     for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
         np.testing.assert_allclose(wa, wb, rtol=0, atol=1e-6)
     assert [int(r["step"]) for r in _log_rows(tmp_path / "resumed")] == [2, 4]
+
+
+def test_model_keras_is_written_at_every_validation_while_training(tmp_path):
+    out = tmp_path / "run"
+    seen = []
+
+    def on_step(step, logs):
+        if step == 3:  # after the validation at step 2, before the end
+            seen.append((out / "model.keras").is_file())
+
+    _train(_cfg(steps=4, val_every=2, ckpt_every=100), out, on_step=on_step)
+    assert seen == [True]
