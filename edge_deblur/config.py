@@ -93,6 +93,12 @@ class TrainConfig:
     gyro: tuple[str, ...] = ()  # folders of gyroscope logs for gyro-driven synthetic blur
     kernels: tuple[str, ...] = ()  # folders of measured blur kernels (PNG/NPY/MAT)
     blur: dict[str, Any] | None = None  # BlurConfig overrides (edge_deblur.data), e.g. weights
+    clips: tuple[
+        str, ...
+    ] = ()  # high-fps clips: GoPro-recipe blurred sequences (sequence training)
+    clip_average: int = 7  # raw clip frames averaged into one blurred frame
+    clip_frames: tuple[int, int] | None = None  # raw frame range [first, last) used of each clip
+    seq_len: int = 4  # frames per training sequence (temporal: truncated-BPTT length)
     steps: int = 20000
     batch: int = 8
     patch: int = 128
@@ -130,7 +136,7 @@ class TrainConfig:
         put("pixel_loss", _enum(PixelLoss, "pixel_loss", self.pixel_loss))
         put("adv_loss", _enum(AdvLoss, "adv_loss", self.adv_loss))
         put("strategy", _enum(Strategy, "strategy", self.strategy))
-        for name in ("data", "pairs", "gyro", "kernels"):
+        for name in ("data", "pairs", "gyro", "kernels", "clips"):
             value = getattr(self, name)
             if isinstance(value, (str, os.PathLike)):
                 value = (value,)
@@ -142,10 +148,24 @@ class TrainConfig:
 
             BlurConfig.from_dict(self.blur)  # raises InputError on unknown keys or bad values
             put("blur", dict(self.blur))
-        if not self.data and not self.pairs:
+        if not self.data and not self.pairs and not self.clips:
             raise InputError(
-                expected("data", "at least one --data or --pairs folder", "none", None)
+                expected("data", "at least one --data or --pairs folder (or --clip)", "none", None)
             )
+        if self.clips and self.arch is Arch.gan:
+            raise InputError(
+                expected("--clip", "--arch temporal or cnn (sequence training)", "--arch gan")
+            )
+        if self.clip_frames is not None:
+            try:
+                first, last = (int(v) for v in self.clip_frames)
+            except (TypeError, ValueError):
+                raise InputError(
+                    expected("clip_frames", "two frame indices [first, last)", self.clip_frames)
+                ) from None
+            if not 0 <= first < last:
+                raise InputError(expected("clip_frames", "0 <= first < last", self.clip_frames))
+            put("clip_frames", (first, last))
         for name in ("widths", "blocks"):
             value = getattr(self, name)
             if value is not None:
@@ -153,9 +173,21 @@ class TrainConfig:
                     put(name, tuple(int(v) for v in value))
                 except (TypeError, ValueError):
                     raise InputError(expected(name, "a list of integers", value)) from None
-        for name in ("steps", "batch", "patch", "val_every", "val_n", "val_size", "ckpt_every"):
+        for name in (
+            "steps",
+            "batch",
+            "patch",
+            "val_every",
+            "val_n",
+            "val_size",
+            "ckpt_every",
+            "seq_len",
+        ):
             put(name, _positive(name, getattr(self, name)))
         put("warmup_steps", _positive("warmup_steps", self.warmup_steps, allow_zero=True))
+        if _positive("clip_average", self.clip_average) < 2:
+            raise InputError(expected("clip_average", "an integer >= 2", self.clip_average))
+        put("clip_average", int(self.clip_average))
         put("seed", _positive("seed", self.seed, allow_zero=True))
         put("lr", _positive("lr", self.lr, float))
         for name in (

@@ -9,6 +9,8 @@ Healthy optimisation is built in: He-initialised convolutions and a near-zero fi
 (the model starts as the identity), AdamW (or Adam) with linear warm-up and cosine decay, global
 gradient-norm clipping, and Charbonnier + FFT + edge content losses that reward restoring detail.
 
+Sequences (``--arch temporal``, or ``--clip``) train in :mod:`edge_deblur.train_seq`.
+
 Run folder (``out``): ``config.yaml`` (written first, so an interrupted run can be resumed),
 ``ckpt/`` (``tf.train.CheckpointManager``), ``log.csv`` (one row per validation), ``model.keras``
 (the EMA weights when EMA is on; written at the end and at every stop).
@@ -448,7 +450,24 @@ def train(
     before any other TensorFlow work in the process, building a dataset included.
     ``on_step(step, logs)`` is called after every step (progress bars), ``on_message`` with a line
     of news (model size, resume point, validation).
+
+    ``--arch temporal`` and runs with ``clips`` train on sequences
+    (:func:`edge_deblur.train_seq.train_sequences`; ``dataset`` is then a sequence sampler).
     """
+    if cfg.arch is Arch.temporal or cfg.clips:  # sequences: edge_deblur.train_seq
+        from edge_deblur.train_seq import train_sequences
+
+        return train_sequences(
+            cfg,
+            out,
+            resume=resume,
+            force=force,
+            sampler=dataset,
+            val_set=val_set,
+            on_step=on_step,
+            on_message=on_message,
+            stop=stop,
+        )
     out = Path(out)
     say = on_message or (lambda _msg: None)
     chief = is_chief_worker(cfg.strategy)

@@ -30,6 +30,10 @@ _FIELDS = {
     "pairs_weight": "pairs_weight",
     "gyro": "gyro",
     "kernels": "kernels",
+    "clip": "clips",
+    "clip_average": "clip_average",
+    "clip_frames": "clip_frames",
+    "seq_len": "seq_len",
     "steps": "steps",
     "batch": "batch",
     "patch": "patch",
@@ -82,6 +86,25 @@ def train_cmd(
     ),
     kernels: list[Path] = typer.Option(
         [], "--kernels", help="Folder of measured blur kernels; repeatable.", **_DIR
+    ),
+    clip: list[Path] = typer.Option(
+        [],
+        "--clip",
+        exists=True,
+        help="High-fps video (or folder of frames): GoPro-recipe blurred sequences for "
+        "--arch temporal (or a cnn trained on the same frames); repeatable.",
+    ),
+    clip_average: int = typer.Option(
+        7, "--clip-average", help="Raw --clip frames averaged into one blurred frame."
+    ),
+    clip_frames: str | None = typer.Option(
+        None,
+        "--clip-frames",
+        metavar="FIRST:LAST",
+        help="Use only raw frames [FIRST, LAST) of each --clip (keep the rest for evaluation).",
+    ),
+    seq_len: int = typer.Option(
+        4, "--seq-len", help="Frames per training sequence (temporal: truncated-BPTT length)."
     ),
     steps: int = typer.Option(
         20000,
@@ -140,7 +163,9 @@ def train_cmd(
     values = {
         "arch": arch, "size": size, "data": tuple(map(str, data)), "pairs": tuple(map(str, pairs)),
         "pairs_weight": pairs_weight, "gyro": tuple(map(str, gyro)),
-        "kernels": tuple(map(str, kernels)), "steps": steps, "batch": batch, "patch": patch,
+        "kernels": tuple(map(str, kernels)), "clip": tuple(map(str, clip)),
+        "clip_average": clip_average, "clip_frames": _frame_range(clip_frames),
+        "seq_len": seq_len, "steps": steps, "batch": batch, "patch": patch,
         "seed": seed, "lr": lr, "warmup": warmup, "clip_norm": clip_norm, "ema": ema,
         "pixel_loss": pixel_loss, "fft_weight": fft_weight, "edge_weight": edge_weight,
         "adv_loss": adv_loss, "adv_weight": adv_weight,
@@ -169,6 +194,19 @@ def train_cmd(
     else:
         cfg = TrainConfig(**{_FIELDS[k]: v for k, v in values.items()})
     _run_training(cfg, out, resume, force)
+
+
+def _frame_range(text: str | None) -> tuple[int, int] | None:
+    """``FIRST:LAST`` -> (FIRST, LAST)."""
+    if text is None:
+        return None
+    try:
+        first, last = (int(v) for v in text.split(":"))
+    except ValueError:
+        from runtime.errors import InputError, expected
+
+        raise InputError(expected("--clip-frames", "FIRST:LAST such as 0:150", text)) from None
+    return first, last
 
 
 def _run_training(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> None:
