@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from edge_deblur.cli import bench, convert, data, models, run, train
+from edge_deblur.cli import bench, convert, data, explain, models, run, train
 from edge_deblur.cli._common import ErrorHandlingGroup
 
 app = typer.Typer(
@@ -35,7 +35,7 @@ def _root(
     """Train, convert, run and benchmark image-deblurring models for edge boards."""
 
 
-for module in (train, convert, run, bench, models):
+for module in (train, convert, run, bench, models, explain):
     app.add_typer(module.app)
 app.add_typer(data.app, name="data", help="Make training data (GoPro-recipe pairs from video).")
 
