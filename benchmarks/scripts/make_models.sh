@@ -18,6 +18,8 @@ CLIP=$SHARED/video/gopro_GOPR0477_11_00_raw240fps_299frames.mp4
 
 mkdir -p "$WORK"
 # Real blur, the GoPro recipe: averaged 240 fps frames, the centre frame is the sharp target.
+[ -d "$WORK/clip_a5" ] || $ED data from-video "$CLIP" --average 5 --stride 4 --out "$WORK/clip_a5"
+[ -d "$WORK/clip_a7" ] || $ED data from-video "$CLIP" --average 7 --stride 4 --out "$WORK/clip_a7"
 [ -d "$WORK/clip_a9" ] || $ED data from-video "$CLIP" --average 9 --stride 4 --out "$WORK/clip_a9"
 [ -d "$WORK/clip_a13" ] || $ED data from-video "$CLIP" --average 13 --stride 6 --out "$WORK/clip_a13"
 

@@ -34,6 +34,7 @@ class KernelFamily(str, enum.Enum):
     FILE = "file"  # measured kernels loaded from PNG / NPY / MAT files
     DEFOCUS = "defocus"  # anti-aliased disk
     GAUSSIAN = "gaussian"  # anisotropic Gaussian (mild optical blur)
+    SHARP = "sharp"  # no blur at all: only the sensor noise / JPEG / highlights of the others
 
 
 def _check_range(name: str, value: tuple[float, float], lo: float, hi: float | None = None) -> None:
@@ -105,6 +106,9 @@ class BlurConfig:
     file: float = 0.05
     defocus: float = 0.08
     gaussian: float = 0.07
+    # Sharp crops (identity kernel) teach a model to leave sharp content alone: real footage is
+    # often nearly sharp, and a model that always sharpens loses PSNR there (issue 6).
+    sharp: float = 0.0
     kernel_dirs: tuple[Path, ...] = ()  # folders of measured kernels (.png, .npy, .mat)
     gyro_dirs: tuple[Path, ...] = ()  # folders with */gyro.txt logs (Lai et al. 2016 format)
     exposure_s: tuple[float, float] = (0.02, 0.2)  # exposure window cut from the gyro logs

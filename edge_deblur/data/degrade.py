@@ -185,6 +185,10 @@ class Degrader:
             return kmod.random_defocus(rng, size)
         if family is KernelFamily.GAUSSIAN:
             return kmod.random_gaussian(rng, size)
+        if family is KernelFamily.SHARP:
+            k = np.zeros((size, size), np.float32)
+            k[size // 2, size // 2] = 1.0
+            return k
         raise ValueError(f"no single kernel for family {family}")  # ROTATION and DEPTH
 
     def blur(
@@ -198,6 +202,8 @@ class Degrader:
         family = family or self.sample_family(rng)
         if family is KernelFamily.DEPTH:
             return depth_blur(rng, lin, self.config.kernel_size)
+        if family is KernelFamily.SHARP:
+            return lin.copy()
         if family is not KernelFamily.ROTATION:
             return convolve(lin, self.sample_kernel(rng, family))
         cfg = self.config

@@ -100,7 +100,7 @@ def test_jpeg_round_trip_is_lossy_but_close() -> None:
     assert 0 < np.abs(out.astype(int) - img).mean() < 60
 
 
-@pytest.mark.parametrize("family", list(KernelFamily))
+@pytest.mark.parametrize("family", [f for f in KernelFamily if f is not KernelFamily.SHARP])
 def test_every_family_blurs_deterministically(tmp_path: Path, family: KernelFamily) -> None:
     gyro = write_gyro_log(tmp_path / "gyro" / "a", (0.05, 0.2, 0.1))
     cfg = BlurConfig(
@@ -122,6 +122,18 @@ def test_every_family_blurs_deterministically(tmp_path: Path, family: KernelFami
     # Blur smooths random texture: lower high-frequency energy than the target.
     hf = lambda a: np.abs(np.diff(a.astype(float), axis=1)).mean()  # noqa: E731
     assert hf(b1) < 0.9 * hf(s1)
+
+
+def test_sharp_family_leaves_the_crop_alone_but_still_adds_noise() -> None:
+    rng = np.random.default_rng(0)
+    img = (rng.uniform(0, 1, (48, 48, 3)) * 255).astype(np.uint8)
+    clean = D.Degrader(BlurConfig(kernel_size=15, **CLEAN))
+    b, s = clean(np.random.default_rng(1), img, family=KernelFamily.SHARP)
+    np.testing.assert_array_equal(b, s)  # no blur, no noise: input == target
+    noisy = D.Degrader(BlurConfig(kernel_size=15, **{**CLEAN, "noise": 1.0}))
+    b, s = noisy(np.random.default_rng(1), img, family=KernelFamily.SHARP)
+    assert 0 < np.abs(b.astype(int) - s).mean() < 20
+    assert BlurConfig().family_weights().get(KernelFamily.SHARP) is None  # off by default
 
 
 def test_depth_blur_length_varies_across_the_crop() -> None:
