@@ -7,6 +7,8 @@ set by the interpreter alone.
 Live sources are read latest-frame-wins: the capture thread replaces a frame the inference
 thread has not taken yet and counts it as dropped, so latency stays bounded. File sources are
 lossless: capture blocks until there is room, every frame reaches the sinks, in order.
+A temporal engine (runtime.temporal) keeps its recurrent state across frames; a live source's
+reconnect resets it (a dropped frame on a live source does not: the state is about the scene).
 SIGINT / SIGTERM (and a sink's own stop, e.g. ``q`` in the window) end the stream cleanly:
 capture stops, frames already read are finished, sinks are finalised.
 """
@@ -81,6 +83,7 @@ class _Job:
     prepared: Any = None
     inferred: Any = None
     pre_ms: float = 0.0
+    reset: bool = False  # the source reconnected before this frame (temporal state restarts)
 
 
 def _region(frame: np.ndarray, options: StreamOptions) -> tuple[np.ndarray, np.ndarray]:
@@ -270,6 +273,7 @@ class Pipeline:
 
     def _capture(self) -> None:
         src, limit = self.source, self.options.max_frames
+        reopens = src.reopens
         try:
             while not self._stop.is_set():
                 if limit is not None and not src.live and self._read >= limit:
@@ -280,7 +284,8 @@ class Pipeline:
                 if frame is None:
                     break
                 self._read += 1
-                job = _Job(frame, frame, t1, (t1 - t0) / 1e6)
+                job = _Job(frame, frame, t1, (t1 - t0) / 1e6, reset=src.reopens != reopens)
+                reopens = src.reopens
                 if src.live:
                     try:
                         self._q_raw.put_nowait(job)
@@ -317,6 +322,8 @@ class Pipeline:
                 try:
                     t0 = time.perf_counter_ns()
                     job.region, job.small = _region(job.frame, self.options)
+                    if job.reset and hasattr(self.engine, "reset"):
+                        self.engine.reset()  # a temporal engine forgets the old stream's state
                     job.prepared = self.engine.prepare(job.small)
                     job.pre_ms = (time.perf_counter_ns() - t0) / 1e6
                 except BaseException as e:

@@ -55,7 +55,7 @@ def tensor_roles(interpreter: Any) -> Roles:
     """Tell the frame from the state among a temporal model's two inputs and two outputs.
 
     The state input is the one named ``state`` (else the one without 3 channels); the outputs are
-    matched by shape (the image output has the image input's shape). Raises ModelError for a
+    matched by channel count (by shape when the state has 3 channels too). Raises ModelError for a
     model that is not ``[image, state] -> [image, state]``.
     """
     ins, outs = interpreter.get_input_details(), interpreter.get_output_details()
@@ -80,14 +80,17 @@ def tensor_roles(interpreter: Any) -> Roles:
         raise ModelError(
             f"temporal model: expected an image input [1, H, W, 3], got {_sig(image_in)}"
         )
-    img_shape = list(image_in["shape"])
     first, second = outs
-    if list(second["shape"]) == img_shape and list(first["shape"]) != img_shape:
+    ch = _sig(state_in)[-1]
+    if ch != 3:  # channels tell them apart
+        if _sig(first)[-1] != 3:
+            first, second = second, first
+    elif list(second["shape"]) == list(image_in["shape"]) != list(first["shape"]):
         first, second = second, first
-    if list(first["shape"])[-1] != 3 or list(second["shape"])[-1] != list(state_in["shape"])[-1]:
+    if _sig(first)[-1] != 3 or _sig(second)[-1] != ch:
         raise ModelError(
-            f"temporal model: expected outputs shaped like the image {img_shape} and the state "
-            f"{list(state_in['shape'])}, got {[list(o['shape']) for o in outs]}"
+            f"temporal model: expected outputs shaped like the image {_sig(image_in)} and the "
+            f"state {_sig(state_in)}, got {[_sig(o) for o in outs]}"
         )
     return Roles(image_in, state_in, first, second)
 
@@ -127,13 +130,19 @@ class Recurrent:
             raise ModelError(
                 f"temporal model: fixed input {self._alloc}, cannot take {height}x{width}"
             )
-        it, m = self.interpreter, self.pad_multiple
-        roles = tensor_roles(it)
-        ch = int(roles.state_in["shape"][-1])
-        it.resize_tensor_input(roles.image_in["index"], [1, height, width, 3])
-        it.resize_tensor_input(roles.state_in["index"], [1, height // m, width // m, ch])
+        it, m, r = self.interpreter, self.pad_multiple, self.roles
+        ch = int(r.state_in["shape"][-1])
+        it.resize_tensor_input(r.image_in["index"], [1, height, width, 3])
+        it.resize_tensor_input(r.state_in["index"], [1, height // m, width // m, ch])
         it.allocate_tensors()
-        self.roles = tensor_roles(it)
+        ins = {d["index"]: d for d in it.get_input_details()}
+        outs = {d["index"]: d for d in it.get_output_details()}
+        self.roles = Roles(
+            ins[r.image_in["index"]],
+            ins[r.state_in["index"]],
+            outs[r.image_out["index"]],
+            outs[r.state_out["index"]],
+        )
         self._alloc = (height, width)
 
     def zero_state(self) -> np.ndarray:

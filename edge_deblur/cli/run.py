@@ -102,8 +102,11 @@ def run(
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
 ) -> None:
-    """Deblur a camera or file stream: capture, inference and output run concurrently."""
-    from runtime.engine import Engine
+    """Deblur a camera or file stream: capture, inference and output run concurrently.
+
+    Temporal models (their metadata says so) keep a recurrent state from frame to frame, reset
+    on a scene cut or a reconnect.
+    """
     from runtime.errors import InputError, expected
     from runtime.io import check_output
     from runtime.pipeline import Pipeline, StreamOptions, parse_roi
@@ -118,7 +121,9 @@ def run(
         check_output(stats, force=force)
     if output is not None and output.suffix:
         check_output(output, force=force)
-    engine = Engine(model, threads=threads, device=device.value)
+    from runtime.temporal import open_engine
+
+    engine = open_engine(model, threads=threads, device=device.value)
     src = open_source(source)
     sinks = []
     try:
@@ -180,13 +185,25 @@ def deblur(
     model: str = typer.Option("default", "--model", help=MODEL_HELP),
     threads: int = typer.Option(2, "--threads", min=1, help="Interpreter CPU threads."),
     device: DeviceChoice = typer.Option(DeviceChoice.cpu, "--device", help="cpu or edgetpu."),
+    burst: bool = typer.Option(
+        False,
+        "--burst",
+        help="The inputs are shots of one scene: align them (ECC, else ORB homography), fuse "
+        "their sharpest regions, deblur the fused image into the one -o image.",
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
 ) -> None:
-    """Deblur images, folders of images and videos (every frame, at the input size)."""
-    from runtime.engine import Engine
+    """Deblur images, folders of images and videos (every frame, at the input size).
+
+    With --burst, several shots of the same scene become one sharp image.
+    """
     from runtime.errors import InputError, expected
     from runtime.io import IMAGE_SUFFIXES, check_output, list_images
+    from runtime.temporal import open_engine
 
+    if burst:
+        _deblur_burst(inputs, out, model, threads, device.value, force)
+        return
     jobs: list[tuple[Path, Path]] = []
     single = len(inputs) == 1 and inputs[0].is_file()
     if single and out.suffix:
@@ -216,9 +233,11 @@ def deblur(
             )
         seen[dst] = src
         check_output(dst, force=force)
-    engine = Engine(model, threads=threads, device=device.value)
+    engine = open_engine(model, threads=threads, device=device.value)
     corrupt = 0
     for src, dst in jobs:
+        if hasattr(engine, "reset"):
+            engine.reset()  # a temporal model: every image or video is a new stream
         if _is_video(src):
             corrupt += _deblur_video(engine, src, dst, force)
         else:
@@ -227,6 +246,39 @@ def deblur(
     if corrupt:
         msg += f"; skipped {corrupt} unreadable"
     typer.echo(msg, err=True)
+
+
+def _deblur_burst(
+    inputs: list[Path], out: Path, model: str, threads: int, device: str, force: bool
+) -> None:
+    from runtime.burst import check_burst, deblur_burst
+    from runtime.errors import InputError, expected
+    from runtime.io import IMAGE_SUFFIXES, check_output, read_image, write_image
+    from runtime.sinks import write_failed
+    from runtime.temporal import open_engine
+
+    if out.suffix.lower() not in IMAGE_SUFFIXES:
+        raise InputError(
+            expected("-o", f"one image file ({', '.join(IMAGE_SUFFIXES)}) for --burst", str(out))
+        )
+    for p in inputs:
+        if not p.is_file() or _is_video(p):
+            raise InputError(expected("--burst", "image files (the shots)", str(p)))
+    check_output(out, force=force)
+    shots = [read_image(p) for p in inputs]
+    names = [p.name for p in inputs]
+    check_burst(shots, names)  # before loading the model
+    engine = open_engine(model, threads=threads, device=device)
+    image, res = deblur_burst(shots, engine.process, names=names)
+    try:
+        write_image(out, image, force=force)
+    except OSError as e:
+        raise write_failed(out, e) from e
+    how = ", ".join(f"{n}: {m}" for n, m in zip(names, res.methods, strict=True))
+    typer.echo(
+        f"fused {len(shots)} shots (reference {names[res.reference]}; {how}), wrote {out}",
+        err=True,
+    )
 
 
 def _deblur_image(engine, src: Path, dst: Path, force: bool) -> int:

@@ -13,6 +13,10 @@ differ across TensorFlow versions). The fixtures:
 - ``not_image.tflite``: float32 dense 1x10 -> 1x4, a model whose I/O is not an image.
 - ``int8_uint8io_64_w16.tflite``: full int8, uint8 I/O, fixed 1x64x64x3, residual 3-conv net of
   width 16 (3168 MAC/pixel, the small-board budget of docs): the stream benchmark's model.
+- ``temporal_int8_32.tflite`` / ``temporal_fp32_dynamic.tflite``: an untrained recurrent
+  ``temporal`` generator (registry, widths 4-8-8-8) through ``converters.convert``: inputs image
+  + state (1/8 resolution, 8 channels), outputs image + next state, with the ``temporal``
+  metadata; full int8 with uint8 I/O at 32x32, and float32 with a dynamic size.
 
 Existing files are kept unless ``--force`` is given.
 """
@@ -93,13 +97,49 @@ def build_all() -> dict[str, bytes]:
     return out
 
 
+def build_temporal() -> dict[str, bytes]:
+    """The two temporal fixtures, converted by the project's own converter."""
+    import tempfile
+
+    import cv2
+
+    from converters.config import ConvertConfig
+    from converters.convert import convert
+    from edge_deblur._keras import keras
+    from edge_deblur.models import build_generator
+
+    keras.utils.set_random_seed(4)
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        rng = np.random.default_rng(0)
+        for i in range(4):
+            small = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+            sharp = cv2.resize(small, (56, 40), interpolation=cv2.INTER_CUBIC)
+            for sub, img in (("sharp", sharp), ("blur", cv2.GaussianBlur(sharp, (5, 5), 1.2))):
+                (root / "pairs" / sub).mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(root / "pairs" / sub / f"f{i}.png"), img)
+        model = build_generator("temporal", "tiny", widths=(4, 8, 8, 8), blocks=(0, 1, 0, 1))
+        model.save(root / "t.keras")
+        for name, cfg in (
+            ("temporal_int8_32.tflite", ConvertConfig(quant="int8", input_size=(32, 32))),
+            ("temporal_fp32_dynamic.tflite", ConvertConfig(quant="fp32")),
+        ):
+            cfg = ConvertConfig(
+                **{**cfg.__dict__, "pairs": str(root / "pairs"), "calib_tiles": 16, "val_tiles": 2}
+            )
+            convert(root / "t.keras", root / name, cfg)
+            out[name] = (root / name).read_bytes()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="overwrite existing fixtures")
     args = parser.parse_args()
     from runtime.io import atomic_write
 
-    for name, data in build_all().items():
+    for name, data in {**build_all(), **build_temporal()}.items():
         if (HERE / name).exists() and not args.force:
             print(f"{name}: kept (exists; --force rewrites it)")
             continue

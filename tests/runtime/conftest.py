@@ -31,3 +31,15 @@ def dynamic_model() -> Path:
 def not_image_model() -> Path:
     """float32 dense 1x10 -> 1x4: I/O that is not an image."""
     return DATA / "not_image.tflite"
+
+
+@pytest.fixture
+def temporal_model() -> Path:
+    """Untrained recurrent temporal model: full int8, uint8 I/O, fixed 32x32, state 1x4x4x8."""
+    return DATA / "temporal_int8_32.tflite"
+
+
+@pytest.fixture
+def temporal_dynamic_model() -> Path:
+    """The same temporal model in float32 with a dynamic spatial size."""
+    return DATA / "temporal_fp32_dynamic.tflite"
