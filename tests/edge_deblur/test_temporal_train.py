@@ -125,6 +125,7 @@ def _val():
     return [src.sequence(3, 3)[0][:, :32, :32], src.sequence(3, 3)[1][:, :32, :32]]
 
 
+@pytest.mark.slow  # three short trainings (~20 s); the CLI test below keeps one in the fast set
 def test_temporal_training_writes_the_run_folder_and_resumes_exactly(tmp_path):
     from edge_deblur._keras import keras
     from edge_deblur.train import train
