@@ -96,7 +96,10 @@ def _load(path: Path):
     if cfg_file.is_file():
         raw = cfg_file.read_bytes()
         digest = "sha256:" + hashlib.sha256(raw).hexdigest()
-        loaded = yaml.safe_load(raw)
+        try:
+            loaded = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            loaded = None
         run_cfg = loaded if isinstance(loaded, dict) else None
     return SourceModel(model=model, path=path, run_config=run_cfg, config_hash=digest)
 

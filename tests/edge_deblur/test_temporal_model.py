@@ -56,3 +56,18 @@ def test_fresh_temporal_is_near_identity_and_its_state_is_bounded():
     # the state carries information: a different previous state changes the output
     y2, _ = m([x, np.full_like(s0, 3.0)])
     assert not np.array_equal(np.asarray(y), np.asarray(y2))
+
+
+def test_a_bare_temporal_keras_file_is_recognised_and_pruning_is_refused(tmp_path):
+    from converters.config import ConvertConfig
+    from converters.convert import convert
+    from converters.temporal import is_temporal_source
+    from runtime.errors import InputError
+
+    path = tmp_path / "t.keras"
+    models.build_generator("temporal", "tiny", **TINY).save(path)
+    models.build_generator("cnn", "tiny", **TINY).save(tmp_path / "c.keras")
+    assert is_temporal_source(path) and not is_temporal_source(tmp_path / "c.keras")
+    with pytest.raises(InputError, match="--prune/--qat-steps: expected neither"):
+        convert(path, tmp_path / "t.tflite", ConvertConfig(quant="fp32", prune=0.5))
+    assert not (tmp_path / "t.tflite").exists()
