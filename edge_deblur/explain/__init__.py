@@ -40,11 +40,12 @@ import numpy as np
 from edge_deblur.explain.activations import ActivationCollector, LayerStats, is_relu_like
 from edge_deblur.explain.gradients import Region
 from edge_deblur.explain.suggest import RULES, Suggestion, apply_suggestion, suggest
-from runtime.errors import InputError, ModelError, expected
+from runtime.errors import InputError, ModelError, OutputExistsError, expected
 from runtime.io import check_output
 
 FORMAT = 1
 PSNR_CAP_DB = 100.0  # identical outputs (JSON has no infinity)
+SOLO_TILES = 4  # held-back tiles for the one-layer-at-a-time output cost
 
 __all__ = [
     "RULES",
@@ -126,56 +127,83 @@ def load_keras(path: str | os.PathLike) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class _Inputs:
-    """How the model's inputs are made from one RGB frame."""
+    """How the model's inputs are made from one RGB frame.
 
-    kinds: tuple[str, ...]  # per input: "frame", "repeat:N" or "zeros:C"
+    Per input a kind: ``frame`` (the RGB frame), ``repeat:N`` (the frame N times along the
+    channels, e.g. a stack of past frames) or ``zeros:C`` (e.g. a recurrent state: zero is the
+    neutral first-frame state), and the factor its spatial size is below the frame's (a state at
+    1/8 of the frame: 8), found by :func:`_fit_scales`.
+    """
+
+    kinds: tuple[str, ...]
+    scales: tuple[int, ...]
+    names: tuple[str, ...]
     out_index: int
-    note: str | None
 
     def numpy(self, frames: np.ndarray) -> Any:
         """``frames`` (B, H, W, 3) of any dtype -> the model's input list (or the one array)."""
+        b, h, w = frames.shape[:3]
         feeds = []
-        for k in self.kinds:
+        for k, sc in zip(self.kinds, self.scales, strict=True):
             if k == "frame":
                 feeds.append(frames)
             elif k.startswith("repeat:"):
                 feeds.append(np.concatenate([frames] * int(k[7:]), axis=-1))
             else:
-                feeds.append(np.zeros(frames.shape[:3] + (int(k[6:]),), frames.dtype))
+                feeds.append(np.zeros((b, h // sc, w // sc, int(k[6:])), frames.dtype))
         return feeds[0] if len(feeds) == 1 else feeds
 
     def tensors(self, x: Any) -> Any:
         from edge_deblur._keras import tf
 
         feeds = []
-        for k in self.kinds:
+        for k, sc in zip(self.kinds, self.scales, strict=True):
             if k == "frame":
                 feeds.append(x)
             elif k.startswith("repeat:"):
                 feeds.append(tf.concat([x] * int(k[7:]), axis=-1))
             else:
-                feeds.append(tf.zeros(tf.concat([tf.shape(x)[:3], [int(k[6:])]], 0), x.dtype))
+                h, w = x.shape[1] // sc, x.shape[2] // sc
+                feeds.append(tf.zeros((x.shape[0], h, w, int(k[6:])), x.dtype))
         return feeds[0] if len(feeds) == 1 else feeds
 
+    @property
+    def note(self) -> str | None:
+        if len(self.kinds) == 1:
+            return None
+        extra = [
+            f"{n}: {'the same frame' if k.startswith('repeat') else 'zeros'}"
+            + (f" at 1/{sc} of the frame size" if sc > 1 else "")
+            for n, k, sc in zip(self.names, self.kinds, self.scales, strict=True)
+            if k != "frame"
+        ]
+        return (
+            f"The model has {len(self.kinds)} inputs: the RGB frame, and "
+            + ", ".join(extra)
+            + " (explain analyses single frames)."
+        )
 
-def _kind(channels: int) -> str:
+
+def _kind(channels: int, name: str) -> str:
     if channels == 3:
         return "frame"
-    return f"repeat:{channels // 3}" if channels % 3 == 0 else f"zeros:{channels}"
+    if channels % 3 == 0 and "state" not in name:
+        return f"repeat:{channels // 3}"
+    return f"zeros:{channels}"
 
 
 def _inputs_of(model: Any) -> _Inputs:
-    kinds, primary = [], None
+    kinds, names = [], []
     for i, t in enumerate(model.inputs):
         shape = tuple(t.shape)
         if len(shape) != 4 or shape[-1] is None:
             raise ModelError(
                 expected("MODEL", "image inputs (N, H, W, C)", f"input {i} of shape {shape}")
             )
-        kinds.append(_kind(int(shape[-1])))
-        if kinds[-1] == "frame" and primary is None:
-            primary = i
-    if primary is None:
+        name = model.input_names[i]
+        names.append(name)
+        kinds.append(_kind(int(shape[-1]), name))
+    if "frame" not in kinds:
         raise ModelError(
             expected(
                 "MODEL", "an RGB image input (N, H, W, 3)", [tuple(t.shape) for t in model.inputs]
@@ -192,19 +220,39 @@ def _inputs_of(model: Any) -> _Inputs:
                 "MODEL", "an RGB image output (N, H, W, 3)", [tuple(t.shape) for t in model.outputs]
             )
         )
-    note = None
-    if len(kinds) > 1:
-        note = (
-            f"The model has {len(kinds)} inputs: input {primary} got the frame; the others "
-            + ", ".join(
-                f"{model.inputs[i].name}: "
-                + ("the same frame" if k.startswith("repeat") else "zeros")
-                for i, k in enumerate(kinds)
-                if i != primary
+    return _Inputs(tuple(kinds), (1,) * len(kinds), tuple(names), outs[0])
+
+
+def _fit_scales(model: Any, feed: _Inputs, size: tuple[int, int]) -> _Inputs:
+    """Find the spatial scale of every zeros input by trying 1, 2, 4, ... on one frame."""
+    if all(k == "frame" or k.startswith("repeat") for k in feed.kinds):
+        return feed
+    frame = np.zeros((1, *size, 3), np.float32)
+    scales = list(feed.scales)
+    for i, k in enumerate(feed.kinds):
+        if not k.startswith("zeros"):
+            continue
+        for sc in (1, 2, 4, 8, 16, 32, 64):
+            if size[0] % sc or size[1] % sc:
+                break
+            scales[i] = sc
+            trial = dataclasses.replace(feed, scales=tuple(scales))
+            try:
+                model(trial.numpy(frame), training=False)
+            except Exception:  # Keras/TF raise several types for mismatched shapes
+                continue
+            feed = trial
+            break
+        else:
+            raise ModelError(
+                expected(
+                    "MODEL",
+                    f"an extra input {feed.names[i]!r} that zeros at 1/1..1/64 of the frame fit",
+                    "none fits",
+                    "explain supports extra inputs at the frame size or a power-of-2 fraction",
+                )
             )
-            + "."
-        )
-    return _Inputs(tuple(kinds), outs[0], note)
+    return feed
 
 
 def _graph(model: Any) -> tuple[list[Any], dict[str, dict[str, Any]]]:
@@ -213,9 +261,10 @@ def _graph(model: Any) -> tuple[list[Any], dict[str, dict[str, Any]]]:
 
     graph: dict[str, dict[str, Any]] = {}
     for layer in model.layers:
-        inputs = []
+        inputs, call_inputs = [], []
         for node in layer._inbound_nodes:  # noqa: SLF001 - the functional graph's only record
             for src in tf.nest.flatten(node.inbound_layers):
+                call_inputs.append(src.name)
                 if src.name not in inputs:
                     inputs.append(src.name)
         act = getattr(layer, "activation", None)
@@ -229,6 +278,7 @@ def _graph(model: Any) -> tuple[list[Any], dict[str, dict[str, Any]]]:
         graph[layer.name] = {
             "kind": kind,
             "inputs": inputs,
+            "call_inputs": call_inputs,
             "outputs": [],
             "activation": act_name if act_name not in (None, "linear") else None,
             "homogeneous": homogeneous,
@@ -282,50 +332,78 @@ class _TFLite:
         self.it, data = open_tflite(path, threads)
         self.info = inspect_model(data)
         details = self.it.get_input_details()
-        if len(details) != len(inputs.kinds):
+        if len(details) != len(inputs.kinds) or any(len(d["shape"]) != 4 for d in details):
             raise ModelError(
                 expected(
                     "--tflite",
-                    f"a model with the Keras model's {len(inputs.kinds)} input(s)",
+                    f"a model with the Keras model's {len(inputs.kinds)} image input(s)",
                     f"{len(details)} inputs",
                     "give the .tflite converted from this MODEL",
                 )
             )
+        self.order = _match_inputs(details, inputs)
         self.inputs = details
-        # Order-free: each input is made from its channel count, the same rule as for Keras.
-        self.kinds = tuple(_kind(int(d["shape"][-1])) for d in details)
         outs = [
             d for d in self.it.get_output_details() if len(d["shape"]) == 4 and d["shape"][-1] == 3
         ]
-        if not outs or any(len(d["shape"]) != 4 for d in details):
+        if not outs:
             raise ModelError(expected("--tflite", "an image-to-image model", str(path)))
         self.out = outs[0]
-        sig = details[0].get("shape_signature", details[0]["shape"])
+        image = details[self.order.index(inputs.kinds.index("frame"))]
+        sig = image.get("shape_signature", image["shape"])
         self.fixed = None if -1 in list(sig[1:3]) else (int(sig[1]), int(sig[2]))
 
-    def resize(self, h: int, w: int) -> None:
-        if self.fixed is None:
-            for d in self.inputs:
-                self.it.resize_tensor_input(d["index"], [1, h, w, int(d["shape"][-1])])
-            self.it.allocate_tensors()
-            self.inputs = self.it.get_input_details()
-            self.out = next(
-                d for d in self.it.get_output_details() if d["index"] == self.out["index"]
-            )
+    def resize(self, h: int, w: int, feed: _Inputs) -> None:
+        """Dynamic models: every input resized to the tile (extra inputs at their scale)."""
+        if self.fixed is not None:
+            return
+        for d, k in zip(self.inputs, self.order, strict=True):
+            sc = feed.scales[k]
+            self.it.resize_tensor_input(d["index"], [1, h // sc, w // sc, int(d["shape"][-1])])
+        self.it.allocate_tensors()
+        self.inputs = self.it.get_input_details()
+        self.out = next(d for d in self.it.get_output_details() if d["index"] == self.out["index"])
 
-    def run(self, tile: np.ndarray) -> np.ndarray:
+    def run(self, tile: np.ndarray, feed: _Inputs) -> np.ndarray:
         """One uint8 tile (H, W, 3) in, the uint8 output back; pixels through runtime.quant."""
         from runtime.quant import input_codec, output_codec
 
-        feeds = _Inputs(self.kinds, 0, None).numpy(tile[None])
+        feeds = feed.numpy(tile[None])
         feeds = feeds if isinstance(feeds, list) else [feeds]
-        for d, f in zip(self.inputs, feeds, strict=True):
+        for d, k in zip(self.inputs, self.order, strict=True):
             s, z = d.get("quantization", (0.0, 0))
-            self.it.set_tensor(d["index"], input_codec(d["dtype"], float(s), int(z)).encode(f))
+            self.it.set_tensor(
+                d["index"], input_codec(d["dtype"], float(s), int(z)).encode(feeds[k])
+            )
         self.it.invoke()
         s, z = self.out.get("quantization", (0.0, 0))
         codec = output_codec(self.out["dtype"], float(s), int(z))
         return codec.decode(self.it.get_tensor(self.out["index"]))[0]
+
+
+def _channels(kind: str) -> int:
+    if kind == "frame":
+        return 3
+    n = int(kind.split(":")[1])
+    return 3 * n if kind.startswith("repeat") else n
+
+
+def _match_inputs(details: list[dict], feed: _Inputs) -> list[int]:
+    """For each TFLite input, the index of the Keras input it is: by name, else channel count."""
+    order: list[int] = []
+    for d in details:
+        name = str(d["name"]).removeprefix("serving_default_").split(":")[0]
+        by_name = [i for i, n in enumerate(feed.names) if n == name or n in name]
+        by_ch = [i for i, k in enumerate(feed.kinds) if _channels(k) == int(d["shape"][-1])]
+        free = [i for i in (by_name or by_ch) if i not in order]
+        if not free:
+            raise ModelError(
+                expected(
+                    "--tflite", "inputs that match the Keras model's", d["name"], "convert MODEL"
+                )
+            )
+        order.append(free[0])
+    return order
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -348,12 +426,16 @@ def _atomic_dir(final: Path, force: bool):
         old = None
         if final.exists():
             if not force:
-                raise InputError(f"output {str(final)!r} appeared while writing; pass --force")
+                raise OutputExistsError(
+                    f"output {str(final)!r} appeared while writing; pass --force to replace it"
+                )
             old = final.parent / f".{final.name}.old.{os.getpid()}"
             os.replace(final, old)
         os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+        if old is not None and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        elif old is not None:
+            old.unlink()
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -376,7 +458,7 @@ def explain(
     from converters import calibration as cal
     from edge_deblur.explain import render
     from edge_deblur.explain.gradients import gradient_maps
-    from edge_deblur.explain.int8 import Int8Collector, match_tensors
+    from edge_deblur.explain.int8 import Int8Collector, match_tensors, solo_sensitivity
     from edge_deblur.models import infer_pad_multiple
     from runtime.io import read_image
 
@@ -401,8 +483,9 @@ def explain(
         size = (int(fixed_keras[0]), int(fixed_keras[1]))
     if size[0] % mult or size[1] % mult:
         raise ModelError(expected("--tflite", f"an input size that is a multiple of {mult}", size))
+    feed = _fit_scales(model, feed, size)
     if tfl is not None:
-        tfl.resize(*size)
+        tfl.resize(*size, feed)
 
     step("drawing tiles")
     fit, held = cal.split_sources(sources)
@@ -448,7 +531,7 @@ def explain(
             shapes = {n: tuple(a.shape[1:]) for n, a in zip(names, outs, strict=True)}
             matches = match_tensors(tfl.info, order, shapes, out_layer)
             int8_acc = Int8Collector(matches)
-        tfl8.append(tfl.run(evalt.inputs[i])[None])
+        tfl8.append(tfl.run(evalt.inputs[i], feed)[None])
         int8_acc.observe(tfl.it, {n: outs[names.index(n)][0] for n in matches})
     stats = acts.results()
 
@@ -456,12 +539,19 @@ def explain(
     if tfl is not None and int8_acc is not None:
         k8, t8 = np.concatenate(keras8), np.concatenate(tfl8)
         sharp = evalt.sharp
+        solo = None
+        if matches:
+            step(f"output cost of each int8 layer alone ({len(matches)} layers)")
+            x = evalt.inputs[:SOLO_TILES].astype(np.float32) / np.float32(255.0)
+            inbound = {n: node["call_inputs"] for n, node in graph.items()}
+            solo = solo_sensitivity(model, inbound, feed.numpy(x), out_layer, matches)
         cmp = int8_acc.results(
             [(n, tuple(graph[n]["inputs"])) for n in names],
             _psnr(t8, k8),
             _psnr(k8, sharp) if sharp is not None else None,
             _psnr(t8, sharp) if sharp is not None else None,
             str(tfl.path),
+            solo,
         )
         if not matches:
             raise ModelError(

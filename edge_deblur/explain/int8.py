@@ -18,6 +18,11 @@ information left: later layers cannot lose more of it, so the ranking names wher
 ``snr_db = -10 log10(error)``. The error a layer *adds* is its error minus the error of its
 compared inputs (walking back through fused layers; several inputs, as into an Add, combine
 weighted by their signal power; the model input counts as exact); the layers are ranked by it.
+
+A second view, from the output: ``solo_psnr_db`` is the PSNR of the float model's output against
+the float model with only that one layer's output rounded to its int8 grid (its TFLite scale and
+zero point), on a few held-back tiles; the lowest (``worst_solo``) is the layer whose
+quantization alone costs the output the most, the one to fix first.
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ class LayerError:
     tflite_clip_share: float | None
     rank: int | None
     fused: bool
+    solo_psnr_db: float | None = None  # output PSNR vs float with only this layer on int8
 
     @classmethod
     def fused_layer(cls, name: str) -> LayerError:
@@ -85,6 +91,7 @@ class Int8Comparison:
 
     layers: tuple[LayerError, ...]
     worst: str | None
+    worst_solo: str | None  # the layer whose int8 grid alone costs the output the most
     psnr_int8_vs_float: float
     psnr_float_vs_sharp: float | None
     psnr_int8_vs_sharp: float | None
@@ -101,6 +108,7 @@ class Int8Comparison:
             "tiles": self.tiles,
             "matched_layers": self.matched,
             "worst_layer": self.worst,
+            "worst_solo_layer": self.worst_solo,
             "psnr_int8_vs_float": round(self.psnr_int8_vs_float, 3),
             "psnr_float_vs_sharp": _r(self.psnr_float_vs_sharp),
             "psnr_int8_vs_sharp": _r(self.psnr_int8_vs_sharp),
@@ -188,9 +196,10 @@ def match_tensors(
                 layer = max(names, key=order.__getitem__)
                 out[layer] = match(layer, t)
     out.pop(output_layer, None)
-    graph_out = info.outputs[0]
-    if tuple(graph_out.shape[1:]) == shapes.get(output_layer):
-        out[output_layer] = match(output_layer, graph_out)
+    for graph_out in info.outputs:  # the image output (a recurrent model also has its state)
+        if tuple(graph_out.shape[1:]) == shapes.get(output_layer):
+            out[output_layer] = match(output_layer, graph_out)
+            break
     return out
 
 
@@ -236,6 +245,7 @@ class Int8Collector:
         psnr_float_vs_sharp: float | None,
         psnr_int8_vs_sharp: float | None,
         tflite: str,
+        solo: dict[str, float] | None = None,
     ) -> Int8Comparison:
         """``layers``: ``(name, inbound layer names)`` in model order (input layers left out)."""
         err = {name: self.error(name) for name in self.matches}
@@ -295,10 +305,19 @@ class Int8Collector:
             )
         order = sorted((r for r in rows if not r.fused), key=lambda r: -r.added_error)
         rank = {r.layer: i + 1 for i, r in enumerate(order)}
-        rows = [dataclasses.replace(r, rank=rank.get(r.layer)) for r in rows]
+        solo = solo or {}
+        rows = [
+            dataclasses.replace(
+                r,
+                rank=rank.get(r.layer),
+                solo_psnr_db=round(solo[r.layer], 3) if r.layer in solo else None,
+            )
+            for r in rows
+        ]
         return Int8Comparison(
             layers=tuple(rows),
             worst=order[0].layer if order else None,
+            worst_solo=min(solo, key=solo.__getitem__) if solo else None,
             psnr_int8_vs_float=psnr_int8_vs_float,
             psnr_float_vs_sharp=psnr_float_vs_sharp,
             psnr_int8_vs_sharp=psnr_int8_vs_sharp,
@@ -306,3 +325,60 @@ class Int8Collector:
             matched=len(self.matches),
             tflite=tflite,
         )
+
+
+def fake_quant(x: Any, m: TensorMatch) -> Any:
+    """``x`` rounded to ``m``'s int8 grid (its own scale and zero point) and back to real."""
+    from edge_deblur._keras import tf
+
+    if not m.scale or m.dtype not in _QRANGE:
+        return x
+    qmin, qmax = _QRANGE[m.dtype]
+    q = tf.clip_by_value(tf.round(x / m.scale) + m.zero_point, qmin, qmax)
+    return (q - m.zero_point) * m.scale
+
+
+def forward(
+    model: Any,
+    inbound: dict[str, list[str]],
+    feeds: Any,
+    out_layer: str,
+    override: TensorMatch | None = None,
+) -> Any:
+    """Run the functional ``model`` layer by layer (eagerly), optionally putting one layer's
+    output on its int8 grid; returns ``out_layer``'s output. ``inbound``: layer -> the layers
+    feeding it, in call order."""
+    feeds = feeds if isinstance(feeds, list) else [feeds]
+    values = dict(zip(model.input_names, feeds, strict=True))
+    for layer in model.layers:
+        if layer.name in values:
+            continue
+        args = [values[n] for n in inbound[layer.name]]
+        y = layer(args[0] if len(args) == 1 else args, training=False)
+        if override is not None and layer.name == override.layer:
+            y = fake_quant(y, override)
+        values[layer.name] = y
+    return values[out_layer]
+
+
+def solo_sensitivity(
+    model: Any,
+    inbound: dict[str, list[str]],
+    feeds: Any,
+    out_layer: str,
+    matches: dict[str, TensorMatch],
+) -> dict[str, float]:
+    """Per matched layer: PSNR (dB, 8-bit) of the float model's output against the same model
+    with only that layer's output rounded to its int8 grid. Low = this layer's quantization alone
+    costs the output the most."""
+    from runtime.metrics import psnr
+
+    def to8(t: Any) -> np.ndarray:
+        return (np.clip(np.asarray(t), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+    ref = to8(forward(model, inbound, feeds, out_layer))
+    out = {}
+    for name, m in matches.items():
+        got = to8(forward(model, inbound, feeds, out_layer, override=m))
+        out[name] = min(SNR_CAP_DB, psnr(got, ref))
+    return out

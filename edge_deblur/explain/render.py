@@ -27,6 +27,7 @@ INT8_COLUMNS = (
     ("SNR dB", "snr_db"),
     ("SNR lost dB", "loss_db"),
     ("added error", "added_error"),
+    ("output PSNR, this layer alone int8", "solo_psnr_db"),
     ("scale", "scale"),
     ("zero point", "zero_point"),
     ("clipped by its int8 range", "tflite_clip_share"),
@@ -69,7 +70,7 @@ def plot_ranges(stats: list[Any], path: Path) -> None:
     a.barh(y, bulk, color=BASE, label="p99.9 |x|")
     a.set_xscale("log")
     a.set_yticks(y, names, fontsize=7)
-    a.invert_yaxis()
+    a.set_ylim(len(y) - 0.5, -0.5)
     a.set_xlabel("activation magnitude (log)")
     a.set_title("range: bulk (p99.9) vs max")
     a.legend(loc="lower right", fontsize=7)
@@ -93,7 +94,7 @@ def plot_channels(stats: list[Any], path: Path) -> None:
     a.axvline(8, color="gray", ls="--", lw=0.8)
     a.set_xscale("log")
     a.set_yticks(y, names, fontsize=7)
-    a.invert_yaxis()
+    a.set_ylim(len(y) - 0.5, -0.5)
     a.set_xlabel("largest / median channel p99.9 |x| (log; dashed: 8x)")
     a.set_title("channel range imbalance")
     dead = [100 * len(s.dead_channels) / s.channels if s.relu else 0.0 for s in stats]
@@ -110,16 +111,25 @@ def plot_int8(cmp: Any, path: Path) -> None:
     rows = [e for e in cmp.layers if not e.fused]
     y = np.arange(len(rows))
     colours = [WORST if e.layer == cmp.worst else BASE for e in rows]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, _height(len(rows))), sharey=True)
+    solo = [e.solo_psnr_db for e in rows]
+    panels = 3 if any(v is not None for v in solo) else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels + 1, _height(len(rows))), sharey=True)
+    a, b = axes[0], axes[1]
     a.barh(y, [e.snr_db for e in rows], color=colours)
     a.set_yticks(y, [e.layer for e in rows], fontsize=7)
-    a.invert_yaxis()
+    a.set_ylim(len(y) - 0.5, -0.5)
     a.set_xlabel("SNR of the int8 tensor vs float (dB, channel-averaged)")
-    a.set_title(f"int8 vs float per layer (end-to-end PSNR {cmp.psnr_int8_vs_float:.1f} dB)")
+    a.set_title(f"int8 vs float per layer (end to end {cmp.psnr_int8_vs_float:.1f} dB)")
     b.barh(y, [e.added_error for e in rows], color=colours)
     b.axvline(0, color="gray", lw=0.8)
     b.set_xlabel("relative squared error added by the layer")
-    b.set_title(f"error added (worst: {cmp.worst})")
+    b.set_title(f"error added (most: {cmp.worst})")
+    if panels == 3:
+        c = axes[2]
+        vals = [v if v is not None else 0.0 for v in solo]
+        c.barh(y, vals, color=[WORST if e.layer == cmp.worst_solo else "#2ca02c" for e in rows])
+        c.set_xlabel("output PSNR vs float, only this layer on its int8 grid (dB)")
+        c.set_title(f"output cost alone (worst: {cmp.worst_solo})")
     _layout(fig, [e.layer for e in rows])
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -218,7 +228,9 @@ def render_html(report: dict[str, Any], figures: list[str]) -> str:
                 if i8.get("psnr_float_vs_sharp") is not None
                 else ""
             )
-            + f". Worst layer: <span class='worst'>{e(str(i8['worst_layer']))}</span> "
+            + f". Most error added: <span class='worst'>{e(str(i8['worst_layer']))}</span>; "
+            "worst for the output on its own: "
+            f"<span class='worst'>{e(str(i8.get('worst_solo_layer')))}</span> "
             f"({i8['matched_layers']} layers matched).</p>"
         )
     parts.append("<h2>Suggestions</h2>")

@@ -2,8 +2,9 @@
 
 Each rule reads the statistics behind one figure and, when its threshold is crossed, writes a
 suggestion that names the layer, the number that triggered it and the figure it comes from. The
-thresholds are data (:data:`RULES`). Suggestions are sorted by ``severity`` (larger first); a
-layer that also adds the most int8 error gets its range fix ranked first.
+thresholds are data (:data:`RULES`). Suggestions are sorted by ``severity`` (larger first); the
+range fix of the layer to fix first (the one whose int8 grid alone costs the output the most,
+else the one adding the most int8 error) is ranked first.
 
 Actionable suggestions carry an ``action``; :func:`apply_suggestion` builds the changed model:
 
@@ -31,6 +32,7 @@ RULES: dict[str, float] = {
     "min_crush_share": 0.02,  # ... and at least this share of values crushed
     "clip_share": 0.01,  # held-out values clipped by the calibrated range
     "worst_added_share": 0.25,  # share of all added int8 error in one layer
+    "solo_psnr_db": 40.0,  # output PSNR vs float with only the worst layer on int8 below this
     "e2e_psnr_db": 35.0,  # int8 vs float below this -> QAT
     "identity_change_levels": 0.5,  # mean |output - input| below this -> near identity
 }
@@ -62,24 +64,30 @@ def suggest(
     """Rule-based suggestions from the activation ``stats``, the ``int8`` comparison, the
     gradient ``grad`` summary dict and ``graph`` (layer -> ``kind``, ``inputs``, ``outputs``)."""
     out: list[Suggestion] = []
-    worst = int8.worst if int8 is not None else None
+    # The layer to fix first: the one whose int8 grid alone costs the output the most, else the
+    # one adding the most tensor error.
+    worst = (int8.worst_solo or int8.worst) if int8 is not None else None
+    row = next((e for e in int8.layers if e.layer == worst), None) if worst else None
     added_total = 0.0
     worst_share = 0.0
     if int8 is not None:
         added = {e.layer: max(e.added_error, 0.0) for e in int8.layers if not e.fused}
         added_total = sum(added.values())
         worst_share = added.get(worst, 0.0) / added_total if added_total > 0 and worst else 0.0
+    why = ""
+    if row is not None:
+        why = (
+            f"int8 on this layer alone puts the output at {row.solo_psnr_db:.1f} dB PSNR from "
+            "float, the worst of all layers"
+            if row.solo_psnr_db is not None and worst == int8.worst_solo
+            else f"it adds {worst_share:.0%} of the int8 error"
+        )
     fixed_worst = False
     for s in stats:
         if _fused(s.name, graph):
             continue  # int8 has no tensor for a convolution fused with its ReLU: the ReLU speaks
         bonus = 1.0 if s.name == worst else 0.0
-        tail = (
-            f"; it also adds the most int8 error ({worst_share:.0%} of the added error, "
-            "int8_error.png)"
-            if bonus
-            else ""
-        )
+        tail = f"; {why} (int8_error.png)" if bonus else ""
         if s.channel_ratio >= RULES["channel_ratio"] and s.crush_share >= RULES["min_crush_share"]:
             producer, consumer = _equalize_pair(s.name, graph)
             big = [
@@ -153,20 +161,23 @@ def suggest(
                     severity=0.3 + min(s.clip_share * 10, 0.2),
                 )
             )
-    if int8 is not None and worst and not fixed_worst and worst_share >= RULES["worst_added_share"]:
-        w = next(e for e in int8.layers if e.layer == worst)
+    solo_bad = row is not None and (row.solo_psnr_db or 1e9) < RULES["solo_psnr_db"]
+    if (
+        row is not None
+        and not fixed_worst
+        and (solo_bad or worst_share >= RULES["worst_added_share"])
+    ):
         out.append(
             Suggestion(
                 kind="higher_precision",
                 layer=worst,
                 text=(
-                    f"{worst} adds {worst_share:.0%} of the int8 error (SNR {w.snr_db:.1f} dB "
-                    f"after it, {w.loss_db:.1f} dB lost in it); keep it in higher precision "
-                    "(int16 activations or float) or run more QAT steps "
-                    "(edge-deblur convert --qat-steps N)"
+                    f"{worst}: {why} (SNR {row.snr_db:.1f} dB after it, {row.loss_db:.1f} dB "
+                    "lost in it); keep it in higher precision (int16 activations or float) or "
+                    "run more QAT steps (edge-deblur convert --qat-steps N)"
                 ),
                 figure="int8_error.png",
-                severity=0.5 + worst_share,
+                severity=0.5 + max(worst_share, 0.5 if solo_bad else 0.0),
             )
         )
     if int8 is not None and int8.psnr_int8_vs_float < RULES["e2e_psnr_db"]:

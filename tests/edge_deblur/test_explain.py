@@ -17,6 +17,7 @@ from edge_deblur.cli.main import app
 from edge_deblur.explain import ExplainConfig, Region, apply_suggestion, explain
 from edge_deblur.explain.activations import ActivationCollector, int8_range
 from edge_deblur.explain.int8 import dequantize
+from edge_deblur.models import ARCHS
 from runtime.errors import InputError, ModelError, OutputExistsError
 from runtime.io import write_image
 
@@ -104,8 +105,8 @@ def broken(healthy_report, images, tmp_path_factory):
 def test_report_folder_has_html_json_and_every_figure(healthy_report):
     out = healthy_report.out
     names = {p.name for p in out.iterdir()}
-    assert {"report.html", "explain.json", "ranges.png", "channels.png", "int8_error.png",
-            "saliency.png", "change.png"} <= names  # fmt: skip
+    figures = {"ranges.png", "channels.png", "int8_error.png", "saliency.png", "change.png"}
+    assert {"report.html", "explain.json"} | figures <= names
     for f in healthy_report.figures:
         assert (out / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (out / "report.html").read_text()
@@ -149,6 +150,9 @@ def test_int8_comparison_matches_the_keras_layers_and_fused_convs(healthy_report
     assert by["head_relu"].snr_db > 25  # an 8-bit input through one conv
     assert by["bound"].tensor is not None and not by["bound"].fused
     assert 25 < cmp.psnr_int8_vs_float < 100
+    solo = {e.layer: e.solo_psnr_db for e in cmp.layers if not e.fused}
+    assert all(v is not None and v > 20 for v in solo.values())
+    assert cmp.worst_solo == min(solo, key=solo.get)
     ranks = sorted(e.rank for e in cmp.layers if e.rank)
     assert ranks == list(range(1, cmp.matched + 1))
     assert cmp.worst == min((e for e in cmp.layers if e.rank), key=lambda e: e.rank).layer
@@ -158,7 +162,8 @@ def test_a_blown_up_channel_is_ranked_worst_and_its_fix_keeps_the_float_output(
     broken, healthy_report
 ):
     model, res, channel = broken
-    assert res.int8.worst == f"{BROKEN}_relu"
+    assert res.int8.worst == f"{BROKEN}_relu"  # by the tensor error it adds
+    assert res.int8.worst_solo == f"{BROKEN}_relu"  # by what its int8 grid alone costs the output
     assert res.int8.psnr_int8_vs_float < healthy_report.int8.psnr_int8_vs_float - 3
     st = next(s for s in res.stats if s.name == f"{BROKEN}_relu")
     assert st.channel_ratio > 50 and st.top_channel == channel and st.crush_share > 0.2
@@ -183,6 +188,17 @@ def test_equalizing_the_blown_up_channel_recovers_int8_psnr(broken, images, tmp_
     assert after.int8.worst != f"{BROKEN}_relu"
 
 
+def test_layer_by_layer_forward_is_the_model():
+    from edge_deblur.explain import _graph
+    from edge_deblur.explain.int8 import forward
+
+    m = _build()
+    _, graph = _graph(m)
+    x = np.random.default_rng(2).random((2, TILE, TILE, 3), np.float32)
+    y = forward(m, {n: g["call_inputs"] for n, g in graph.items()}, x, m.output_names[0])
+    np.testing.assert_allclose(np.asarray(y), m(x).numpy(), atol=1e-6)
+
+
 def test_clip_suggestion_bounds_the_relu():
     from edge_deblur.explain import Suggestion
 
@@ -197,11 +213,8 @@ def test_clip_suggestion_bounds_the_relu():
         apply_suggestion(m, Suggestion("qat", None, "", "int8_error.png", 0.6), [])
 
 
-@pytest.mark.parametrize("arch", ["cnn", "gan"])
+@pytest.mark.parametrize("arch", ARCHS)
 def test_every_registered_arch_is_explained_without_a_tflite(arch, images, tmp_path):
-    from edge_deblur.models import ARCHS
-
-    assert arch in ARCHS
     _build(arch).save(tmp_path / "m.keras")
     cfg = ExplainConfig(tiles=2, tile=16, region=Region(20, 18, 8, 8))
     res = explain(tmp_path / "m.keras", images, tmp_path / "rep", cfg)
@@ -210,13 +223,27 @@ def test_every_registered_arch_is_explained_without_a_tflite(arch, images, tmp_p
     assert g["region"] == {"x": 20, "y": 18, "w": 8, "h": 8} and g["saliency_total"] > 0
     assert g["saliency_share_inside_region"] > 0.05  # the correction depends on nearby pixels
     assert g["change_mean_levels"] > 0
+    if arch == "temporal":  # [image, state] -> [image, next state]: a zero state at 1/8
+        assert "state: zeros at 1/8 of the frame size" in res.report["input_note"]
 
 
-def test_registered_archs_are_all_covered():
-    from edge_deblur.models import ARCHS
+@pytest.mark.slow
+def test_a_temporal_int8_model_is_compared_layer_by_layer(images, tmp_path):
+    from converters.config import ConvertConfig
+    from converters.convert import convert
 
-    # A new architecture must get its line in the test above (temporal: see the multi-input test).
-    assert set(ARCHS) - {"temporal"} <= {"cnn", "gan"}
+    _build("temporal").save(tmp_path / "t.keras")
+    cfg = ConvertConfig(
+        quant="int8", data=str(images), input_size=(16, 16), calib_tiles=8, val_tiles=2
+    )
+    convert(tmp_path / "t.keras", tmp_path / "t.tflite", cfg)
+    small = ExplainConfig(tiles=4, tile=16)
+    res = explain(
+        tmp_path / "t.keras", images, tmp_path / "rep", small, tflite=tmp_path / "t.tflite"
+    )
+    by = {e.layer: e for e in res.int8.layers}
+    assert not by["state_concat"].fused and not by["bound"].fused
+    assert res.int8.matched >= 25 and res.int8.psnr_int8_vs_float > 25
 
 
 def test_a_model_with_an_extra_input_gets_the_frame_repeated(images, tmp_path):
