@@ -156,11 +156,15 @@ def eval_videos(frames: Path, a: argparse.Namespace) -> list[tuple[np.ndarray, n
     return videos
 
 
-def score_model(model: Path, videos, threads: int) -> dict:
+def score_model(model: Path, videos, threads: int, reset_every_frame: bool = False) -> dict:
+    """Score an int8 model over the videos; ``reset_every_frame`` (temporal only) zeroes the
+    state before every frame: the same weights without any history (the state ablation)."""
     from runtime.metrics import psnr, ssim
     from runtime.temporal import TemporalEngine, open_engine
 
     engine = open_engine(model, threads=threads)
+    if reset_every_frame:
+        engine.cut_threshold = -1.0  # every frame counts as a cut
     per_frame, by_pos, consist, invoke, total = [], {}, [], [], []
     resets = 0
     for blur, sharp in videos:
@@ -272,7 +276,10 @@ def to_markdown(r: dict) -> str:
         "|---|---|---|---|---|---|---|",
         f"| blurred input | - | {inp['psnr']} | {inp['ssim']} | {inp['tc_error']} | - | - |",
     ]
-    for name, m in (("cnn int8", cnn), ("temporal int8", tmp)):
+    rows = [("cnn int8", cnn), ("temporal int8", tmp)]
+    if "temporal_no_state" in r:
+        rows.append(("temporal int8, state reset every frame", r["temporal_no_state"]))
+    for name, m in rows:
         lines.append(
             f"| {name} | {m['macs_per_pixel']} | {m['psnr']} | {m['ssim']} | {m['tc_error']} | "
             f"{m['invoke_ms_p50']} | {m['frame_ms_p50']} |"
@@ -284,14 +291,24 @@ def to_markdown(r: dict) -> str:
         f"{g['psnr_db_frame0']:+.3f} dB; mean over frames 1+: {g['psnr_db_later_frames']:+.3f} "
         f"dB), SSIM {g['ssim']:+.4f}, temporal-consistency error {g['tc_error']:+.4f} levels "
         "(negative: less flicker). State resets by the cut detector beyond the one per video: "
-        f"{tmp['state_resets'] - len(r['videos'])}.",
+        f"{tmp['state_resets'] - len(r['videos'])}."
+        + (
+            f" The same temporal weights with the state zeroed before every frame: PSNR "
+            f"{r['temporal_no_state']['psnr']} dB, so the state itself is worth "
+            f"{tmp['psnr'] - r['temporal_no_state']['psnr']:+.3f} dB."
+            if "temporal_no_state" in r
+            else ""
+        ),
         "",
         f"Latency (LiteRT, {s['threads']} threads, one {s['input_size'][1]}x"
         f"{s['input_size'][0]} frame, the two models timed in turn over 5 rounds, median of the "
         f"rounds' p50): cnn {lat['cnn']['process_ms_p50']} ms, temporal "
-        f"{lat['temporal']['process_ms_p50']} ms per frame (x{g['latency_ratio']:.3f}); load "
-        f"average {r['loadavg_end']} at the end. The per-frame columns of the table above were "
-        "timed during scoring, one model after the other, and move with the machine's load.",
+        f"{lat['temporal']['process_ms_p50']} ms per frame (x{g['latency_ratio']:.3f}); the "
+        f"fastest round of each (the least disturbed by other work): cnn "
+        f"{min(lat['cnn']['rounds_p50_ms'])} ms, temporal {min(lat['temporal']['rounds_p50_ms'])}"
+        f" ms (x{g['latency_ratio_min']:.3f}); load average {r['loadavg_end']} at the end, so "
+        "these move with the machine's load. The per-frame columns of the table above were "
+        "timed during scoring, one model after the other.",
         "",
         "PSNR by position in the video (frame 0 starts from the zero state):",
         "",
@@ -300,6 +317,11 @@ def to_markdown(r: dict) -> str:
         "| input | " + " | ".join(str(v) for v in r["input_by_position"].values()) + " |",
         "| cnn | " + " | ".join(str(v) for v in cnn["psnr_by_position"].values()) + " |",
         "| temporal | " + " | ".join(str(v) for v in tmp["psnr_by_position"].values()) + " |",
+    ]
+    if "temporal_no_state" in r:
+        nos = r["temporal_no_state"]["psnr_by_position"].values()
+        lines.append("| temporal, no state | " + " | ".join(str(v) for v in nos) + " |")
+    lines += [
         "",
         "Training (validation on held-out sequences: windows at the end of the training part,"
         " and synthetic sequences of held-out photos when photos were used):",
@@ -370,6 +392,9 @@ def main() -> None:
         "input": score_input(videos),
         "cnn": score_model(a.work / "cnn.tflite", videos, a.threads),
         "temporal": score_model(a.work / "temporal.tflite", videos, a.threads),
+        "temporal_no_state": score_model(
+            a.work / "temporal.tflite", videos, a.threads, reset_every_frame=True
+        ),
     }
     result["latency"] = interleaved_latency(
         {"cnn": a.work / "cnn.tflite", "temporal": a.work / "temporal.tflite"},
@@ -393,6 +418,11 @@ def main() -> None:
         "latency_ratio": round(
             result["latency"]["temporal"]["process_ms_p50"]
             / result["latency"]["cnn"]["process_ms_p50"],
+            3,
+        ),
+        "latency_ratio_min": round(
+            min(result["latency"]["temporal"]["rounds_p50_ms"])
+            / min(result["latency"]["cnn"]["rounds_p50_ms"]),
             3,
         ),
         "psnr_db_frame0": round(t["psnr_by_position"]["0"] - c["psnr_by_position"]["0"], 3),
