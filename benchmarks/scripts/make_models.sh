@@ -12,7 +12,7 @@ ED=${ED:-.venv/bin/edge-deblur}
 PY=${PY:-.venv/bin/python}
 SHARED=${SHARED:-../shared/data}
 WORK=${WORK:-runs/release}
-MODELS=${MODELS:-cnn-pi4 cnn-tiny}
+MODELS=${MODELS:-cnn-lite cnn-tiny}
 INPUT_SIZE=${INPUT_SIZE:-256x256}
 CLIP=$SHARED/video/gopro_GOPR0477_11_00_raw240fps_299frames.mp4
 
