@@ -257,7 +257,8 @@ def to_markdown(r: dict) -> str:
         f"240 fps frames averaged per blurred frame (a {240 / s['average']:.1f} fps video), the "
         "centre frame sharp. **Training used raw frames "
         f"[0, {s['split']}) only; evaluation uses raw frames [{s['split']}, {s['raw_frames']})**, "
-        f"as {len(r['videos'])} videos (one per window phase) of {r['videos'][0]} blurred frames.",
+        f"as {len(r['videos'])} videos (one per window phase) of {min(r['videos'])}-"
+        f"{max(r['videos'])} blurred frames ({sum(r['videos'])} in all).",
         f"Both models: size `{s['size']}`, {s['steps']} steps, batch {s['batch']} sequences x "
         f"{s['seq_len']} frames of {s['patch']}x{s['patch']}, lr {s['lr']}, seed 0, same data "
         "stream (temporal: truncated BPTT; cnn: the same frames as independent samples)"
