@@ -219,13 +219,24 @@ def convert_temporal(
     t_all = time.perf_counter()
     out = Path(out)
     rj, rm, cy, _tpu = _outputs(out, cfg, force)
-    if cfg.prune is not None or cfg.qat_steps:
+    from converters.config import WeightScheme
+
+    if cfg.prune is not None or cfg.qat_steps or cfg.edgetpu:
         raise InputError(
             expected(
-                "--prune/--qat-steps",
-                "neither for a temporal model (not supported yet)",
-                f"prune={cfg.prune}, qat_steps={cfg.qat_steps}",
-                "convert without them",
+                "--prune/--qat-steps/--edgetpu",
+                "none of them for a temporal model (not supported yet)",
+                f"prune={cfg.prune}, qat_steps={cfg.qat_steps}, edgetpu={cfg.edgetpu}",
+                "convert without them (the report still says whether it maps to the Edge TPU)",
+            )
+        )
+    if cfg.weights is WeightScheme.PER_TENSOR:
+        raise InputError(
+            expected(
+                "--weights",
+                "per-channel for a temporal model (per-tensor is not supported yet)",
+                cfg.weights.value,
+                "drop --weights",
             )
         )
     if cfg.quant is QuantMode.INT8 and cfg.data is None and cfg.pairs is None:

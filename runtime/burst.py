@@ -73,6 +73,15 @@ def check_burst(images: Sequence[np.ndarray], names: Sequence[str] | None = None
         )
     shape = images[0].shape
     for img, name in zip(images, names, strict=True):
+        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+            raise InputError(
+                expected(
+                    f"--burst {name}",
+                    "an RGB uint8 image (H, W, 3)",
+                    f"{img.dtype} array of shape {tuple(img.shape)}",
+                    "convert it with runtime.io.to_rgb8",
+                )
+            )
         if img.shape != shape:
             raise InputError(
                 expected(

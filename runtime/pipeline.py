@@ -291,8 +291,10 @@ class Pipeline:
                         self._q_raw.put_nowait(job)
                     except queue.Full:
                         try:
-                            self._q_raw.get_nowait()
+                            old = self._q_raw.get_nowait()
                             self.stats.dropped += 1
+                            # A dropped frame must not take a reconnect's state reset with it.
+                            job.reset = job.reset or bool(getattr(old, "reset", False))
                         except queue.Empty:
                             pass
                         self._q_raw.put_nowait(job)

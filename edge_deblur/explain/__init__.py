@@ -79,7 +79,8 @@ class ExplainConfig:
         for name in ("tiles", "tile", "threads", "batch"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise InputError(expected(f"--{name.replace('_', '-')}", "an integer >= 1", v))
+                flag = "--tile-size" if name == "tile" else f"--{name.replace('_', '-')}"
+                raise InputError(expected(flag, "an integer >= 1", v))
         if self.tiles < 2:
             raise InputError(
                 expected("--tiles", "at least 2 (calibration + held-back)", self.tiles)

@@ -68,6 +68,10 @@ def test_a_bare_temporal_keras_file_is_recognised_and_pruning_is_refused(tmp_pat
     models.build_generator("temporal", "tiny", **TINY).save(path)
     models.build_generator("cnn", "tiny", **TINY).save(tmp_path / "c.keras")
     assert is_temporal_source(path) and not is_temporal_source(tmp_path / "c.keras")
-    with pytest.raises(InputError, match="--prune/--qat-steps: expected neither"):
+    with pytest.raises(InputError, match="--prune/--qat-steps/--edgetpu: expected none"):
         convert(path, tmp_path / "t.tflite", ConvertConfig(quant="fp32", prune=0.5))
+    with pytest.raises(InputError, match="--prune/--qat-steps/--edgetpu: expected none"):
+        convert(path, tmp_path / "t.tflite", ConvertConfig(quant="int8", edgetpu=True))
+    with pytest.raises(InputError, match="--weights: expected per-channel"):
+        convert(path, tmp_path / "t.tflite", ConvertConfig(quant="int8", weights="per-tensor"))
     assert not (tmp_path / "t.tflite").exists()

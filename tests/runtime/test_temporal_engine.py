@@ -139,6 +139,7 @@ def test_run_and_deblur_cli_take_a_temporal_model(tmp_path, temporal_model):
         ],
     )
     assert r.exit_code == 0, r.output
+    assert (tmp_path / "x.png").is_file()
 
 
 @pytest.mark.parametrize("bad", ["not_image.tflite"])
