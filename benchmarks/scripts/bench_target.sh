@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 OUT=${OUT:-benchmarks/results/bench_target}
-DATA=${DATA:-/work/shared/data/gopro_dev}
+DATA=$(realpath "${DATA:-../shared/data/gopro_dev}")  # absolute: the links below point to it
 HELDOUT=$(mktemp -d)
 trap 'rm -rf "$HELDOUT"' EXIT
 mkdir -p "$HELDOUT/blur" "$HELDOUT/sharp"
@@ -29,9 +29,14 @@ else
 fi
 touch "$HELDOUT/models.log"
 echo "models: ${MODELS[*]}"
-# Replace an earlier run (only a folder that holds a bench report).
+n_pairs=$(ls "$HELDOUT/blur" | wc -l)
+echo "pairs: $n_pairs held-out gopro_dev pairs"
+if [ "$n_pairs" -eq 0 ]; then
+  echo "bench_target: no held-out pairs under $DATA (set DATA=.../gopro_dev)" >&2
+  exit 2
+fi
+# Replace an earlier run (only a folder that holds a bench report), once the input is known good.
 if [ -f "$OUT/report.json" ]; then rm -f "$OUT"/*.png "$OUT"/report.* "$OUT"/results.csv "$OUT"/*.txt; fi
-echo "pairs: $(ls "$HELDOUT/blur" | wc -l) held-out gopro_dev pairs"
 start=$(date +%s.%N)
 .venv/bin/edge-deblur bench "${MODELS[@]}" --sizes 640x480,1280x720 --threads 1,2 \
   --pairs "$HELDOUT" --max-pairs 5 --min-time 1 \
