@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -103,6 +105,26 @@ def test_pipeline_resets_the_state_when_the_source_reconnects(temporal_model):
     Pipeline(_Reconnecting(frames), eng).run(handle_signals=False)
     assert eng.resets == 2
     np.testing.assert_array_equal(eng._states[0], _state_after(temporal_model, frames[2:]))
+
+
+class _SlowTemporal(TemporalEngine):
+    """Inference slower than capture, so a live source drops frames."""
+
+    def run(self, prepared):
+        time.sleep(0.03)
+        return super().run(prepared)
+
+
+def test_live_reconnect_resets_the_state_even_when_its_frame_is_dropped(temporal_model):
+    from runtime.pipeline import Pipeline
+
+    eng = _SlowTemporal(temporal_model, cut_threshold=1e9)
+    # A paced live camera (100 fps) that reconnects before its third frame; inference takes 30 ms,
+    # so frames 1-3 arrive while frame 0 is still being deblurred and all but the last are dropped.
+    src = _Reconnecting(_frames(30), total=30, live=True, fps=100.0)
+    stats = Pipeline(src, eng).run(handle_signals=False)
+    assert stats.dropped > 0  # latest-frame-wins threw frames away ...
+    assert eng.resets == 2  # ... but not the reconnect: first frame + reconnect
 
 
 def test_run_and_deblur_cli_take_a_temporal_model(tmp_path, temporal_model):
