@@ -91,5 +91,11 @@ def demo(
             f"({result.psnr_gain:+.2f} dB vs the sharp reference)"
         )
         lines.append(f"SSIM       {result.input_ssim:.4f} -> {result.output_ssim:.4f}")
+        if clip is None:
+            # Honest context: the bundled models trained on pairs from the same 240 fps clip.
+            lines.append(
+                "note       the bundled clip comes from the bundled models' training scene; "
+                "on unseen scenes see runtime/zoo/MODEL_CARD.md"
+            )
     lines.append(f"outputs    {', '.join(str(Path(result.out_dir) / f) for f in result.files)}")
     typer.echo("\n".join(lines))
