@@ -621,6 +621,54 @@ def train(
     log_file, log = (None, None)
     if chief:
         log_file, log = _open_log(out / "log.csv", start)
+    step, interrupted, last = run_loop(
+        cfg,
+        start,
+        lambda _step: train_step(next(iterator)),
+        # The live share is a property of the trained (not averaged) weights.
+        lambda: validate(eval_model, val_set, probe) if val_set else {},
+        schedule=schedule,
+        manager=manager,
+        step_var=step_var,
+        save_model=save_model if chief else None,
+        log=log,
+        log_file=log_file,
+        say=say,
+        on_step=on_step,
+        stop=stop,
+    )
+    if chief:
+        model_path = save_model()
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            eval_model.save(Path(tmp) / "model.keras")
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        model_path = out / "model.keras"
+    if interrupted:
+        say(f"stopped at step {step}; checkpoint saved, continue with --resume")
+    return TrainResult(out, step, interrupted, model_path, last)
+
+
+def run_loop(
+    cfg: TrainConfig,
+    start: int,
+    step_fn: Callable[[int], dict],
+    validate_fn: Callable[[], dict],
+    *,
+    schedule,
+    manager,
+    step_var,
+    save_model: Callable[[], Path] | None,
+    log,
+    log_file,
+    say: Callable[[str], None],
+    on_step: Callable[[int, dict], None] | None,
+    stop: threading.Event,
+) -> tuple[int, bool, dict[str, float]]:
+    """The step loop every trainer shares: step, stop on a signal, refuse a non-finite loss,
+    checkpoint, validate + log + rewrite ``model.keras`` (when ``save_model``), and the final
+    checkpoint. ``step_fn(step)`` runs one training step and returns its losses; returns
+    ``(step, interrupted, last log row)``."""
     sums: dict[str, float] = {}
     count = 0
     last: dict[str, float] = {}
@@ -634,7 +682,7 @@ def train(
                 if stop.is_set():
                     interrupted = True
                     break
-                logs = train_step(next(iterator))
+                logs = step_fn(step)
                 step += 1
                 steps_seg += 1
                 vals = {k: float(v) for k, v in logs.items()}
@@ -655,8 +703,7 @@ def train(
                 if step % cfg.val_every == 0 or step == cfg.steps:
                     rate = steps_seg / max(time.perf_counter() - t_seg, 1e-9)
                     row = {k: sums[k] / count for k in sums}
-                    # The live share is a property of the trained (not averaged) weights.
-                    row.update(validate(eval_model, val_set, probe) if val_set else {})
+                    row.update(validate_fn())
                     row.update(
                         step=step,
                         lr=float(schedule(step - 1)),
@@ -664,18 +711,19 @@ def train(
                         elapsed_s=time.perf_counter() - t_run,
                     )
                     last = row
-                    if chief:
+                    if save_model is not None:
                         # A usable model.keras at every validation: a long run can be evaluated
                         # or converted while it goes on (and a killed run leaves one behind).
                         save_model()
                     if log is not None:
                         log.writerow({k: _fmt(row.get(k)) for k in LOG_FIELDS})
                         log_file.flush()
-                    if val_set:
+                    if "val_psnr" in row:
+                        live = f"live ReLU {row['live_share']:.0%}, " if "live_share" in row else ""
                         say(
                             f"step {step}: val PSNR {row['val_psnr']:.2f} dB "
                             f"(input {row['val_input_psnr']:.2f}), SSIM {row['val_ssim']:.4f}, "
-                            f"live ReLU {row['live_share']:.0%}, {rate:.2f} steps/s"
+                            f"{live}{rate:.2f} steps/s"
                         )
                     sums, count = {}, 0
                     t_seg, steps_seg = time.perf_counter(), 0
@@ -686,16 +734,7 @@ def train(
     last_saved = manager.latest_checkpoint
     if done > start and not (last_saved and last_saved.endswith(f"-{done}")):
         manager.save(checkpoint_number=done)
-    if chief:
-        model_path = save_model()
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            eval_model.save(Path(tmp) / "model.keras")
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
-        model_path = out / "model.keras"
-    if interrupted:
-        say(f"stopped at step {step}; checkpoint saved, continue with --resume")
-    return TrainResult(out, step, interrupted, model_path, last)
+    return step, interrupted, last
 
 
 def _fmt(v: Any) -> str:

@@ -20,10 +20,8 @@ the mean PSNR/SSIM over every frame, and of the input.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from edge_deblur.config import Arch, Strategy, TrainConfig
-from runtime.errors import InputError, ModelError, expected
+from runtime.errors import InputError, expected
 
 HOLDOUT = 0.1
 
@@ -256,63 +254,21 @@ def train_sequences(
         return path
 
     log_file, log = base._open_log(out / "log.csv", start)
-    sums: dict[str, float] = {}
-    count, last = 0, {}
-    t_run = time.perf_counter()
-    t_seg, steps_seg = time.perf_counter(), 0
-    step, interrupted = start, False
-    try:
-        with base._stop_on_signals(stop):
-            while step < cfg.steps:
-                if stop.is_set():
-                    interrupted = True
-                    break
-                blur, sharp = sampler.batch(step, cfg.batch)
-                logs = train_step(tf.constant(blur), tf.constant(sharp))
-                step += 1
-                steps_seg += 1
-                vals = {k: float(v) for k, v in logs.items()}
-                for k, v in vals.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                count += 1
-                if not all(math.isfinite(v) for v in vals.values()):
-                    bad = ", ".join(f"{k}={v:.3g}" for k, v in vals.items())
-                    raise ModelError(
-                        f"training diverged at step {step} (non-finite loss: {bad}); lower --lr "
-                        "(or raise --warmup) and --resume from the last checkpoint"
-                    )
-                if on_step is not None:
-                    on_step(step, vals)
-                if step % cfg.ckpt_every == 0:
-                    manager.save(checkpoint_number=step)
-                if step % cfg.val_every == 0 or step == cfg.steps:
-                    rate = steps_seg / max(time.perf_counter() - t_seg, 1e-9)
-                    row = {k: sums[k] / count for k in sums}
-                    if val_set:
-                        row.update(validate_sequences(eval_model, val_set, temporal))
-                    row.update(
-                        step=step,
-                        lr=float(schedule(step - 1)),
-                        steps_per_s=rate,
-                        elapsed_s=time.perf_counter() - t_run,
-                    )
-                    last = row
-                    log.writerow({k: base._fmt(row.get(k)) for k in base.LOG_FIELDS})
-                    log_file.flush()
-                    if val_set:
-                        say(
-                            f"step {step}: val PSNR {row['val_psnr']:.2f} dB "
-                            f"(input {row['val_input_psnr']:.2f}), SSIM {row['val_ssim']:.4f}, "
-                            f"{rate:.2f} steps/s"
-                        )
-                    sums, count = {}, 0
-                    t_seg, steps_seg = time.perf_counter(), 0
-    finally:
-        log_file.close()
-    done = int(step_var.numpy())
-    saved = manager.latest_checkpoint
-    if done > start and not (saved and saved.endswith(f"-{done}")):
-        manager.save(checkpoint_number=done)
+    step, interrupted, last = base.run_loop(
+        cfg,
+        start,
+        lambda step: train_step(*(tf.constant(a) for a in sampler.batch(step, cfg.batch))),
+        lambda: validate_sequences(eval_model, val_set, temporal) if val_set else {},
+        schedule=schedule,
+        manager=manager,
+        step_var=step_var,
+        save_model=save_model,
+        log=log,
+        log_file=log_file,
+        say=say,
+        on_step=on_step,
+        stop=stop,
+    )
     model_path = save_model()
     if interrupted:
         say(f"stopped at step {step}; checkpoint saved, continue with --resume")
