@@ -83,13 +83,11 @@ class ConvertResult:
     report: dict[str, Any]
 
 
-def load_source(path: str | os.PathLike) -> SourceModel:
-    """Load a ``.keras`` file or a train run folder (``model.keras`` + ``config.yaml``).
+def load_keras(path: str | os.PathLike) -> tuple[Path, Path, Any]:
+    """``(path, model file, keras.Model)`` of a ``.keras`` file or a train run folder.
 
     Raises InputError for a missing path, ModelError when it is not a loadable Keras model.
     """
-    import yaml
-
     p = Path(path)
     if not p.exists():
         raise InputError(
@@ -121,6 +119,33 @@ def load_source(path: str | os.PathLike) -> SourceModel:
         ) from e
     if not isinstance(model, keras.Model):
         raise ModelError(expected("MODEL", "a Keras Model", type(model).__name__))
+    return p, model_file, model
+
+
+def read_run_config(model_file: Path) -> tuple[dict | None, str | None]:
+    """The train run's ``config.yaml`` beside ``model_file`` (None when absent or not a mapping)
+    and the sha256 of its bytes (the metadata's ``config_hash``)."""
+    import yaml
+
+    cfg_file = model_file.parent / "config.yaml"
+    if not cfg_file.is_file():
+        return None, None
+    raw = cfg_file.read_bytes()
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    try:
+        loaded = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        loaded = None
+    return (loaded if isinstance(loaded, dict) else None), digest
+
+
+def load_source(path: str | os.PathLike) -> SourceModel:
+    """Load a ``.keras`` file or a train run folder (``model.keras`` + ``config.yaml``).
+
+    Raises InputError for a missing path, ModelError when it is not a loadable Keras model or
+    not image-to-image.
+    """
+    p, model_file, model = load_keras(path)
     shape = model.input_shape
     shape = shape[0] if isinstance(shape, list) else shape
     if len(shape) != 4 or shape[-1] != 3 or len(model.outputs) != 1:
@@ -131,16 +156,7 @@ def load_source(path: str | os.PathLike) -> SourceModel:
                 f"inputs {model.input_shape}, {len(model.outputs)} outputs",
             )
         )
-    cfg_file = model_file.parent / "config.yaml"
-    run_cfg, digest = None, None
-    if cfg_file.is_file():
-        raw = cfg_file.read_bytes()
-        digest = "sha256:" + hashlib.sha256(raw).hexdigest()
-        try:
-            loaded = yaml.safe_load(raw)
-            run_cfg = loaded if isinstance(loaded, dict) else None
-        except yaml.YAMLError:
-            run_cfg = None
+    run_cfg, digest = read_run_config(model_file)
     return SourceModel(model=model, path=p, run_config=run_cfg, config_hash=digest)
 
 

@@ -17,7 +17,6 @@ Pruning and QAT are not supported for temporal models yet (an InputError says so
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -65,22 +64,10 @@ def is_temporal_source(path: str | os.PathLike) -> bool:
 
 
 def _load(path: Path):
-    from converters.convert import SourceModel
-    from edge_deblur._keras import keras
+    from converters.convert import SourceModel, load_keras, read_run_config
     from edge_deblur.models.temporal import is_temporal
 
-    model_file = path / "model.keras" if path.is_dir() else path
-    if not model_file.is_file():
-        raise InputError(
-            expected("MODEL", "a .keras file or a train run folder", str(path), "check the path")
-        )
-    try:
-        model = keras.models.load_model(str(model_file), compile=False)
-    except Exception as e:  # Keras raises many types for a file that is not a model
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-        raise ModelError(
-            expected("MODEL", "a Keras model", str(model_file), f"it did not load ({first})")
-        ) from e
+    p, model_file, model = load_keras(path)
     if not is_temporal(model):
         raise ModelError(
             expected(
@@ -89,19 +76,8 @@ def _load(path: Path):
                 f"inputs {model.input_shape}",
             )
         )
-    import yaml
-
-    cfg_file = model_file.parent / "config.yaml"
-    run_cfg, digest = None, None
-    if cfg_file.is_file():
-        raw = cfg_file.read_bytes()
-        digest = "sha256:" + hashlib.sha256(raw).hexdigest()
-        try:
-            loaded = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            loaded = None
-        run_cfg = loaded if isinstance(loaded, dict) else None
-    return SourceModel(model=model, path=path, run_config=run_cfg, config_hash=digest)
+    run_cfg, digest = read_run_config(model_file)
+    return SourceModel(model=model, path=p, run_config=run_cfg, config_hash=digest)
 
 
 def _zero_state(model: Any, h: int, w: int) -> np.ndarray:
