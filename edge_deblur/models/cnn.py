@@ -92,12 +92,21 @@ def build_cnn(
         for b in range(blocks[lv]):
             x = _ds_block(x, name=f"enc{lv}_{b}")
         skips.append(x)
-    for lv in range(levels, 0, -1):
+    out = _bounded_sum(inp, decode(x, skips, widths))
+    model = keras.Model(inp, out, name=name)
+    _center_head(model.get_layer("head_conv"))
+    return model
+
+
+def decode(x, skips: list, widths: tuple[int, ...]):
+    """The decoder and the correction head: from the bottom features ``x`` and the encoder's
+    ``skips`` (one per level) up to the 3-channel correction at full resolution."""
+    for lv in range(len(widths) - 1, 0, -1):
         x = _conv(x, widths[lv - 1], kernel=1, name=f"up{lv}_proj")
         x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"up{lv}")(x)
         x = keras.layers.Add(name=f"skip{lv - 1}")([x, skips[lv - 1]])
         x = _ds_block(x, name=f"dec{lv - 1}")
-    correction = keras.layers.Conv2D(
+    return keras.layers.Conv2D(
         3,
         3,
         padding="same",
@@ -106,10 +115,6 @@ def build_cnn(
         ),
         name="correction",
     )(x)
-    out = _bounded_sum(inp, correction)
-    model = keras.Model(inp, out, name=name)
-    _center_head(model.get_layer("head_conv"))
-    return model
 
 
 def _center_head(conv) -> None:

@@ -23,11 +23,11 @@ from collections.abc import Sequence
 
 from edge_deblur._keras import keras
 from edge_deblur.models.cnn import (
-    FINAL_INIT_SCALE,
     _bounded_sum,
     _center_head,
     _conv,
     _ds_block,
+    decode,
 )
 
 STATE_MAX = 6.0  # upper bound of the state values (ReLU6): a fixed int8 range at every step
@@ -66,21 +66,7 @@ def build_temporal(
         widths[-1], 1, kernel_initializer="he_normal", name="state_proj"
     )(x)
     next_state = keras.layers.ReLU(max_value=STATE_MAX, name="next_state")(next_state)
-    for lv in range(levels, 0, -1):
-        x = _conv(x, widths[lv - 1], kernel=1, name=f"up{lv}_proj")
-        x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"up{lv}")(x)
-        x = keras.layers.Add(name=f"skip{lv - 1}")([x, skips[lv - 1]])
-        x = _ds_block(x, name=f"dec{lv - 1}")
-    correction = keras.layers.Conv2D(
-        3,
-        3,
-        padding="same",
-        kernel_initializer=keras.initializers.VarianceScaling(
-            FINAL_INIT_SCALE, mode="fan_in", distribution="truncated_normal"
-        ),
-        name="correction",
-    )(x)
-    out = _bounded_sum(image, correction)
+    out = _bounded_sum(image, decode(x, skips, widths))
     model = keras.Model([image, state], [out, next_state], name=name)
     _center_head(model.get_layer("head_conv"))
     return model
