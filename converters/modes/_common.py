@@ -57,11 +57,9 @@ def state_specs(model: Any, input_shape: tuple[int | None, ...]) -> list[Any]:
     inputs = getattr(model, "inputs", None) or []
     if len(inputs) != 2:
         return []
-    mult = 1
-    for layer in model.layers:
-        strides = getattr(layer, "strides", None)
-        if strides and hasattr(layer, "kernel_size"):
-            mult *= int(strides[0])
+    from edge_deblur.models import infer_pad_multiple
+
+    mult = infer_pad_multiple(model)
     h, w = input_shape[1], input_shape[2]
     shape = [1, h // mult if h else None, w // mult if w else None, int(inputs[1].shape[-1])]
     return [tf.TensorSpec(shape, tf.float32, name="state")]

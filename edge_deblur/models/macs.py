@@ -43,19 +43,12 @@ def macs_per_pixel(model: keras.Model, probe: int = 64) -> float:
     if len(shapes) == 1:
         inp = keras.Input(shape=(probe, probe, shapes[0][-1]), batch_size=1)
     else:
-        low = probe // _stride_product(model)
+        from edge_deblur.models import infer_pad_multiple
+
+        low = probe // infer_pad_multiple(model)
         inp = [keras.Input(shape=(probe, probe, shapes[0][-1]), batch_size=1)] + [
             keras.Input(shape=(low, low, s[-1]), batch_size=1) for s in shapes[1:]
         ]
     fixed = keras.models.clone_model(model, input_tensors=inp)
     total = sum(layer_macs(layer) for layer in fixed.layers)
     return total / float(probe * probe)
-
-
-def _stride_product(model: keras.Model) -> int:
-    mult = 1
-    for layer in model.layers:
-        strides = getattr(layer, "strides", None)
-        if strides and hasattr(layer, "kernel_size"):
-            mult *= int(strides[0])
-    return mult
