@@ -610,13 +610,7 @@ def train(
     eval_model = ema if ema is not None else gen
     probe = relu_probe(gen)
 
-    def save_model() -> Path:
-        from runtime.io import atomic_path
-
-        path = out / "model.keras"
-        with atomic_path(path, force=True) as tmp:
-            eval_model.save(tmp)
-        return path
+    save_model = model_saver(eval_model, out)
 
     log_file, log = (None, None)
     if chief:
@@ -647,6 +641,20 @@ def train(
     if interrupted:
         say(f"stopped at step {step}; checkpoint saved, continue with --resume")
     return TrainResult(out, step, interrupted, model_path, last)
+
+
+def model_saver(model, out: Path) -> Callable[[], Path]:
+    """A function that writes ``model`` to ``out/model.keras`` atomically and returns the path."""
+
+    def save() -> Path:
+        from runtime.io import atomic_path
+
+        path = out / "model.keras"
+        with atomic_path(path, force=True) as tmp:
+            model.save(tmp)
+        return path
+
+    return save
 
 
 def run_loop(

@@ -245,13 +245,7 @@ def train_sequences(
 
     eval_model = ema if ema is not None else gen
 
-    def save_model() -> Path:
-        from runtime.io import atomic_path
-
-        path = out / "model.keras"
-        with atomic_path(path, force=True) as tmp:
-            eval_model.save(tmp)
-        return path
+    save_model = base.model_saver(eval_model, out)
 
     log_file, log = base._open_log(out / "log.csv", start)
     step, interrupted, last = base.run_loop(
