@@ -112,6 +112,11 @@ def check_op(op: OperatorInfo, table: dict[str, Any]) -> OpCheck:
     problems = []
     if op.name not in table:
         problems.append(f"{op.name} is not in Coral's supported-op list")
+    elif op.version > int((table[op.name] or {}).get("max_version", op.version)):
+        problems.append(
+            f"{op.name} version {op.version} is newer than the compiler parses "
+            f"(at most v{table[op.name]['max_version']})"
+        )
     for t in op.inputs + op.outputs:
         allowed = PARAM_DTYPES if t.is_constant else INTEGER_DTYPES
         if t.dtype not in allowed:

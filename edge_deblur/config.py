@@ -120,6 +120,8 @@ class TrainConfig:
     adv_weight: float = 0.001  # gan only
     widths: tuple[int, ...] | None = None  # override the size's channel widths per level
     blocks: tuple[int, ...] | None = None  # override the size's residual blocks per level
+    stem: int | None = None  # 2: level 0 at half resolution (the fast cnn variant); default 1
+    lowcut: int | None = None  # remove the correction's local mean over N px (cnn/gan); 0 = off
     val_every: int = 500
     val_n: int = 8
     val_size: int = 256
@@ -173,6 +175,10 @@ class TrainConfig:
                     put(name, tuple(int(v) for v in value))
                 except (TypeError, ValueError):
                     raise InputError(expected(name, "a list of integers", value)) from None
+        if self.stem is not None:
+            put("stem", _positive("stem", self.stem))
+        if self.lowcut is not None:
+            put("lowcut", _positive("lowcut", self.lowcut, allow_zero=True))
         for name in (
             "steps",
             "batch",
@@ -230,9 +236,11 @@ class TrainConfig:
             )
 
     # ---- views -------------------------------------------------------------------------
-    def model_overrides(self) -> dict[str, tuple[int, ...]]:
-        """``widths``/``blocks`` overrides for :func:`edge_deblur.models.build_generator`."""
-        return {k: getattr(self, k) for k in ("widths", "blocks") if getattr(self, k) is not None}
+    def model_overrides(self) -> dict[str, Any]:
+        """``widths``/``blocks``/``stem``/``lowcut`` overrides for
+        :func:`edge_deblur.models.build_generator`."""
+        keys = ("widths", "blocks", "stem", "lowcut")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
     def to_dict(self) -> dict[str, Any]:
         """Plain YAML/JSON-safe values (Enums as their strings, tuples as lists)."""

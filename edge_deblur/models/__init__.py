@@ -24,6 +24,9 @@ from runtime.errors import InputError, expected
 ARCHS: tuple[str, ...] = ("cnn", "gan", "temporal")
 SIZES: tuple[str, ...] = ("tiny", "small", "base")
 
+STEMS = (1, 2)  # resolution divisor of level 0 (see edge_deblur.models.cnn)
+LOWCUTS = (0, 8, 16, 32, 64)  # local-mean removal of the correction, in pixels (0 = off)
+
 # Per size: channel widths per level (level 0 = full resolution) and residual blocks per level.
 # Three down-sampling levels everywhere (receptive field for blur tens of pixels long); tiny
 # (~1.2k MAC/px) sits under and small (~3.9k) over the Pi 4 budget at 640x480 15 FPS
@@ -46,6 +49,7 @@ class ModelInfo:
     pad_multiple: int
     widths: tuple[int, ...]
     blocks: tuple[int, ...]
+    stem: int = 1
 
 
 def check_arch_size(arch: str, size: str) -> None:
@@ -56,15 +60,28 @@ def check_arch_size(arch: str, size: str) -> None:
         raise InputError(expected("--size", f"one of {', '.join(SIZES)}", size))
 
 
-def size_spec(arch: str, size: str, **overrides: Any) -> dict[str, tuple[int, ...]]:
-    """The ``widths`` and ``blocks`` of a registered size, with ``overrides`` applied."""
+def size_spec(arch: str, size: str, **overrides: Any) -> dict[str, Any]:
+    """The ``widths``, ``blocks`` and ``stem`` of a registered size, with ``overrides`` applied."""
     check_arch_size(arch, size)
-    spec = dict(CNN_SIZES[size])
+    spec: dict[str, Any] = {**CNN_SIZES[size], "stem": 1, "lowcut": 0}
     for key, value in overrides.items():
         if key not in spec:
             raise InputError(expected("model override", f"one of {', '.join(spec)}", key))
-        if value is not None:
-            spec[key] = tuple(int(v) for v in value)
+        if value is None:
+            continue
+        spec[key] = int(value) if key in ("stem", "lowcut") else tuple(int(v) for v in value)
+    if spec["stem"] not in STEMS:
+        raise InputError(expected("stem", f"one of {STEMS}", spec["stem"]))
+    if spec["lowcut"] not in LOWCUTS:
+        raise InputError(expected("lowcut", f"one of {LOWCUTS} (0 = off)", spec["lowcut"]))
+    if arch == "temporal" and (spec["stem"] != 1 or spec["lowcut"]):
+        raise InputError(
+            expected(
+                "stem/lowcut",
+                "stem 1 and lowcut 0 for --arch temporal (both are built for cnn and gan)",
+                f"stem={spec['stem']} lowcut={spec['lowcut']}",
+            )
+        )
     if len(spec["widths"]) not in (3, 4) or len(spec["blocks"]) != len(spec["widths"]):
         raise InputError(
             expected(
@@ -92,7 +109,13 @@ def build_generator(arch: str, size: str, **overrides: Any):
         return build_temporal(spec["widths"], spec["blocks"], name=f"{arch}_{size}")
     from edge_deblur.models.cnn import build_cnn
 
-    return build_cnn(spec["widths"], spec["blocks"], name=f"{arch}_{size}")
+    return build_cnn(
+        spec["widths"],
+        spec["blocks"],
+        name=f"{arch}_{size}",
+        stem=spec["stem"],
+        lowcut=spec["lowcut"],
+    )
 
 
 def build_discriminator(arch: str, size: str, **kwargs: Any):
@@ -106,22 +129,34 @@ def build_discriminator(arch: str, size: str, **kwargs: Any):
 
 
 def pad_multiple(arch: str, size: str, **overrides: Any) -> int:
-    """H and W of the model's input must be multiples of this (2 ** down-sampling levels)."""
+    """H and W of the model's input must be multiples of this (stem x 2 ** down-sampling levels,
+    or the lowcut size where that is larger)."""
     spec = size_spec(arch, size, **overrides)
-    return 2 ** (len(spec["widths"]) - 1)
+    return max(spec["stem"] * 2 ** (len(spec["widths"]) - 1), spec["lowcut"])
 
 
 def infer_pad_multiple(model) -> int:
     """The pad multiple of any loaded model: the product of its convolution strides (>= 1).
 
-    Correct for the registered encoder-decoders (one chain of stride-2 convolutions).
+    Correct for the registered encoder-decoders (one chain of stride-2 convolutions; transposed
+    convolutions up-sample and are not counted; a pooling layer, the lowcut branch, needs H and W
+    to be multiples of its own stride).
     """
-    mult = 1
+    import math
+
+    from edge_deblur._keras import keras
+
+    mult, pool = 1, 1
     for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+            continue
+        if isinstance(layer, keras.layers.AveragePooling2D | keras.layers.MaxPooling2D):
+            pool = math.lcm(pool, int(layer.strides[0]))
+            continue
         strides = getattr(layer, "strides", None)
         if strides and hasattr(layer, "kernel_size"):
             mult *= int(strides[0])
-    return mult
+    return math.lcm(mult, pool)
 
 
 def macs_per_pixel(model) -> float:
@@ -148,4 +183,5 @@ def describe(arch: str, size: str, **overrides: Any) -> ModelInfo:
         pad_multiple=pad_multiple(arch, size, **overrides),
         widths=spec["widths"],
         blocks=spec["blocks"],
+        stem=spec["stem"],
     )

@@ -10,6 +10,21 @@ Design, and why:
   resolution followed by nearest up-sampling (the same result as up-sampling first, at a quarter
   of the cost) and an Add with the encoder's skip at that level, then a depthwise-separable block
   to smooth the nearest-neighbour blocks.
+* ``stem=2`` (the speed variant): the head is a stride-2 3x3 convolution, so no feature map
+  exists at full resolution, and the correction comes back to full resolution through a 2x2
+  stride-2 ``Conv2DTranspose`` (a learnt depth-to-space: each half-resolution feature vector
+  writes its own 2x2 block of the correction). Full-resolution work is then only that
+  projection, the residual Add and the bound. Whole-frame int8 on this host ran about 1.5x as
+  fast as the same budget with a full-resolution level (``benchmarks/results/fast_model.md``).
+  TRANSPOSE_CONV is an int8 builtin the Edge TPU maps; tfmot's pruning-preserving QAT rejects
+  it, so a pruned stem-2 model is quantized after training instead (the converter says so).
+* ``lowcut=N`` (optional): the correction loses its local mean over N x N pixels before it is
+  added: ``c - up_bilinear(avgpool_N(c))``, the low-pass branch negated by a fixed (not trained)
+  1x1 convolution and joined with an Add (tfmot cannot quantize Subtract). Blur keeps the local
+  mean of an image at scales beyond the blur, so a deblurring correction has none there; models
+  without it were seen to shift the brightness of unseen scenes (MODEL_CARD.md). AVERAGE_POOL_2D,
+  CONV_2D, RESIZE_BILINEAR and ADD are int8 builtins the Edge TPU maps (RESIZE_BILINEAR may stay
+  on the CPU). H and W must then also be multiples of N.
 * Global residual: the net predicts a correction that is added to the input image, then the sum
   is bounded to [0, 1] by ``ReLU(max_value=1)``, which the TF 2.21 converter turns into int8
   RELU + MINIMUM, both known to the 2021 Edge TPU compiler (not RELU_0_TO_1, which it does not
@@ -28,6 +43,10 @@ from edge_deblur._keras import keras
 # Variance scale of the final projection's init: weights ~ N(0, 1e-6 / fan_in), so a fresh
 # correction is ~1e-3 x the feature RMS (under one 8-bit level) yet every layer gets a gradient.
 FINAL_INIT_SCALE = 1e-6
+# Resolution of level 0: 1 = full resolution, 2 = half (stride-2 head, transposed-conv output).
+STEMS = (1, 2)
+# Sizes of the local mean a correction may lose (0 = off); powers of two so tiles stay aligned.
+LOWCUTS = (0, 8, 16, 32, 64)
 
 
 def _conv(x, filters: int, kernel: int = 3, stride: int = 1, relu: bool = True, name: str = ""):
@@ -68,23 +87,30 @@ def build_cnn(
     widths: Sequence[int] = (16, 32, 64),
     blocks: Sequence[int] = (1, 1, 2),
     name: str = "cnn",
+    stem: int = 1,
+    lowcut: int = 0,
 ) -> keras.Model:
     """Build the generator.
 
     ``widths[i]`` is the channel count at level ``i`` (level 0 is full resolution, each further
     level halves the resolution: 2 or 3 down-sampling levels), ``blocks[i]`` the number of
     depthwise-separable residual blocks there (in the encoder; the decoder adds one per level
-    above the bottom). The model is fully convolutional: H and W must be multiples of
-    ``2 ** (len(widths) - 1)``.
+    above the bottom). With ``stem=2`` level 0 is half resolution (see the module docstring).
+    The model is fully convolutional: H and W must be multiples of
+    ``stem * 2 ** (len(widths) - 1)``.
     """
     widths, blocks = tuple(int(w) for w in widths), tuple(int(b) for b in blocks)
+    if stem not in STEMS:
+        raise ValueError(f"stem: expected one of {STEMS}, got {stem}")
+    if lowcut not in LOWCUTS:
+        raise ValueError(f"lowcut: expected one of {LOWCUTS}, got {lowcut}")
     if len(widths) not in (3, 4) or len(blocks) != len(widths):
         raise ValueError(f"widths/blocks: expected 3 or 4 levels each, got {widths}, {blocks}")
     if min(widths) < 1 or min(blocks) < 0:
         raise ValueError(f"widths must be >= 1 and blocks >= 0, got {widths}, {blocks}")
     levels = len(widths) - 1
     inp = keras.Input(shape=(None, None, 3), name="image")
-    x = _conv(inp, widths[0], name="head")
+    x = _conv(inp, widths[0], stride=stem, name="head")
     skips = []
     for lv in range(levels + 1):
         if lv > 0:
@@ -92,29 +118,50 @@ def build_cnn(
         for b in range(blocks[lv]):
             x = _ds_block(x, name=f"enc{lv}_{b}")
         skips.append(x)
-    out = _bounded_sum(inp, decode(x, skips, widths))
+    correction = decode(x, skips, widths, stem=stem)
+    if lowcut:
+        correction = remove_local_mean(correction, lowcut)
+    out = _bounded_sum(inp, correction)
     model = keras.Model(inp, out, name=name)
     _center_head(model.get_layer("head_conv"))
     return model
 
 
-def decode(x, skips: list, widths: tuple[int, ...]):
+def decode(x, skips: list, widths: tuple[int, ...], stem: int = 1):
     """The decoder and the correction head: from the bottom features ``x`` and the encoder's
-    ``skips`` (one per level) up to the 3-channel correction at full resolution."""
+    ``skips`` (one per level) up to the 3-channel correction at full resolution (``stem=2``:
+    level 0 is half resolution and a 2x2 stride-2 transposed convolution makes the correction)."""
     for lv in range(len(widths) - 1, 0, -1):
         x = _conv(x, widths[lv - 1], kernel=1, name=f"up{lv}_proj")
         x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"up{lv}")(x)
         x = keras.layers.Add(name=f"skip{lv - 1}")([x, skips[lv - 1]])
         x = _ds_block(x, name=f"dec{lv - 1}")
-    return keras.layers.Conv2D(
-        3,
-        3,
-        padding="same",
-        kernel_initializer=keras.initializers.VarianceScaling(
-            FINAL_INIT_SCALE, mode="fan_in", distribution="truncated_normal"
-        ),
-        name="correction",
-    )(x)
+    init = keras.initializers.VarianceScaling(
+        FINAL_INIT_SCALE, mode="fan_in", distribution="truncated_normal"
+    )
+    if stem == 2:
+        return keras.layers.Conv2DTranspose(
+            3, 2, strides=2, kernel_initializer=init, name="correction"
+        )(x)
+    return keras.layers.Conv2D(3, 3, padding="same", kernel_initializer=init, name="correction")(x)
+
+
+def remove_local_mean(correction, size: int):
+    """``correction - up_bilinear(avgpool_size(correction))`` with int8-friendly builtins only."""
+    import numpy as np
+
+    ch = int(correction.shape[-1])
+    low = keras.layers.AveragePooling2D(size, name="lowcut_pool")(correction)
+    neg = keras.layers.Conv2D(
+        ch,
+        1,
+        trainable=False,
+        kernel_initializer=keras.initializers.Constant(-np.eye(ch).reshape(1, 1, ch, ch)),
+        bias_initializer="zeros",
+        name="lowcut_negate",
+    )(low)
+    up = keras.layers.UpSampling2D(size, interpolation="bilinear", name="lowcut_up")(neg)
+    return keras.layers.Add(name="lowcut_add")([correction, up])
 
 
 def _center_head(conv) -> None:

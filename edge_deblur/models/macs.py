@@ -2,11 +2,12 @@
 
 The model is cloned onto a fixed input size so every layer has a concrete output shape; each
 Conv2D, DepthwiseConv2D and Dense contributes ``out_h * out_w * kernel_area * in_ch * out_ch /
-groups`` (depthwise: ``* multiplier`` instead of ``* out_ch``). Element-wise layers (ReLU, Add,
-up-sampling) are not counted, as is usual for MAC figures. The total is divided by the input
-pixel count, so the figure holds for any frame size of a fully convolutional model. A second
-input (the recurrent state of ``temporal``) is probed at the resolution of the bottom level
-(``probe`` divided by the product of the convolution strides).
+groups`` (depthwise: ``* multiplier`` instead of ``* out_ch``; Conv2DTranspose: ``in_h * in_w *
+kernel_area * in_ch * out_ch``, as runtime.model_file counts TRANSPOSE_CONV). Element-wise
+layers (ReLU, Add, up-sampling, pooling) are not counted, as is usual for MAC figures. The
+total is divided by the input pixel count, so the figure holds for any frame size of a fully
+convolutional model. A second input (the recurrent state of ``temporal``) is probed at the
+resolution of the bottom level (``probe`` divided by the product of the convolution strides).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ def layer_macs(layer) -> int:
         _, h, w, _ = layer.output.shape
         kh, kw = layer.kernel_size
         return int(h * w * kh * kw * layer.input.shape[-1] * layer.depth_multiplier)
+    if isinstance(layer, keras.layers.Conv2DTranspose):  # every input pixel writes a KxK patch
+        _, h, w, cin = layer.input.shape
+        kh, kw = layer.kernel_size
+        return int(h * w * kh * kw * cin * layer.filters)
     if isinstance(layer, keras.layers.Conv2D):
         _, h, w, cout = layer.output.shape
         kh, kw = layer.kernel_size

@@ -1,0 +1,167 @@
+"""The speed and prior options of the cnn generator: ``stem=2`` and ``lowcut``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_deblur import models
+from runtime.errors import InputError
+
+FAST = {"widths": (16, 32, 64), "blocks": (1, 2, 2), "stem": 2}
+
+
+def test_transposed_conv_macs_are_counted_per_input_pixel():
+    from edge_deblur._keras import keras
+
+    inp = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same")(inp)  # 9*3*8/4 = 54 per px
+    x = keras.layers.Conv2DTranspose(3, 2, strides=2)(x)  # (1/4) * 4 * 8 * 3 = 24 per px
+    m = keras.Model(inp, x)
+    assert models.macs_per_pixel(m) == pytest.approx(54 + 24)
+    # an up-sampling layer is not a down-sampling stride
+    assert models.infer_pad_multiple(m) == 2
+
+
+def test_stem2_has_no_full_resolution_feature_map():
+    m = models.build_generator("cnn", "small", **FAST)
+    full = [
+        (layer.name, layer.output.shape[-1])
+        for layer in keras_clone(m, 64).layers
+        if layer.output.shape[1] == 64 and layer.output.shape[-1] > 3
+    ]
+    assert full == []
+    info = models.describe("cnn", "small", **FAST)
+    assert info.stem == 2 and info.pad_multiple == 8
+    # cheaper than the full-resolution level it replaces (cnn-lite: 2474 MAC/px)
+    assert 1000 < info.macs_per_pixel < models.describe("cnn", "small").macs_per_pixel / 2
+    assert models.infer_pad_multiple(m) == 8
+
+
+def keras_clone(model, side: int):
+    from edge_deblur._keras import keras
+
+    return keras.models.clone_model(model, input_tensors=keras.Input((side, side, 3), batch_size=1))
+
+
+def test_fresh_stem2_model_is_near_identity_and_every_layer_learns():
+    from edge_deblur._keras import tf
+
+    m = models.build_generator("cnn", "small", **FAST)
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 32, 48, 3), dtype=np.float32)
+    assert np.abs(m(x).numpy() - x).max() < 0.02
+    target = tf.constant(rng.random((2, 32, 48, 3), dtype=np.float32))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.abs(m(x, training=True) - target))
+    grads = tape.gradient(loss, m.trainable_variables)
+    assert all(float(tf.norm(g)) > 0 for g in grads)
+
+
+def test_remove_local_mean_drops_flat_offsets_and_keeps_fine_detail():
+    from edge_deblur._keras import keras
+    from edge_deblur.models.cnn import remove_local_mean
+
+    inp = keras.Input((64, 64, 3))
+    m = keras.Model(inp, remove_local_mean(inp, 16))
+    flat = np.full((1, 64, 64, 3), 0.3, np.float32)
+    assert np.abs(m(flat).numpy()).max() < 1e-6
+    yy, xx = np.mgrid[:64, :64]
+    checker = np.repeat((((yy + xx) % 2) * 2 - 1)[None, ..., None], 3, axis=-1).astype(np.float32)
+    np.testing.assert_allclose(m(checker * 0.1).numpy(), checker * 0.1, atol=1e-6)
+    # offset + detail: the offset goes, the detail stays
+    np.testing.assert_allclose(m(flat + checker * 0.1).numpy(), checker * 0.1, atol=1e-5)
+    negate = [layer for layer in m.layers if layer.name == "lowcut_negate"]
+    assert negate and not negate[0].trainable and not negate[0].trainable_weights
+
+
+def test_lowcut_sets_the_pad_multiple_and_is_not_trained():
+    m = models.build_generator("cnn", "small", **FAST, lowcut=32)
+    assert models.pad_multiple("cnn", "small", **FAST, lowcut=32) == 32
+    assert models.infer_pad_multiple(m) == 32
+    assert models.pad_multiple("cnn", "small", lowcut=8) == 8  # under the stride product
+    # the fixed negation adds 3x3 + 3 frozen weights, nothing trainable
+    plain = models.build_generator("cnn", "small", **FAST)
+    assert len(m.trainable_weights) == len(plain.trainable_weights)
+    assert models.count_params(m) == models.count_params(plain) + 12
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"stem": 3}, "stem"),
+        ({"lowcut": 12}, "lowcut"),
+    ],
+)
+def test_bad_stem_or_lowcut_is_an_input_error(overrides, match):
+    with pytest.raises(InputError, match=match):
+        models.build_generator("cnn", "small", **overrides)
+
+
+def test_temporal_refuses_stem_and_lowcut():
+    with pytest.raises(InputError, match="temporal"):
+        models.build_generator("temporal", "tiny", stem=2)
+    with pytest.raises(InputError, match="temporal"):
+        models.build_generator("temporal", "tiny", lowcut=16)
+
+
+def test_train_config_carries_stem_and_lowcut(tmp_path):
+    from edge_deblur.config import TrainConfig
+
+    cfg = TrainConfig(data=(str(tmp_path),), val_size=256, **FAST, lowcut=32)
+    assert cfg.model_overrides() == {**FAST, "lowcut": 32}
+    assert cfg.to_dict()["stem"] == 2 and cfg.to_dict()["lowcut"] == 32
+    with pytest.raises(InputError, match="val_size"):
+        TrainConfig(data=(str(tmp_path),), val_size=48, **FAST, lowcut=32)
+    with pytest.raises(InputError, match="stem"):
+        TrainConfig(data=(str(tmp_path),), stem=0)
+
+
+def test_stem2_lowcut_converts_to_builtin_int8_that_maps_to_the_edge_tpu(tmp_path):
+    from converters.edgetpu import analyze
+    from edge_deblur._keras import tf
+    from runtime.model_file import inspect_model
+
+    tiny = {"widths": (8, 8, 8), "blocks": (1, 0, 1)}
+    m = models.build_generator("cnn", "small", **tiny, stem=2, lowcut=16)
+    fixed = keras_clone(m, 64)
+    fixed.set_weights(m.get_weights())
+    rng = np.random.default_rng(0)
+    conv = tf.lite.TFLiteConverter.from_keras_model(fixed)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: (
+        [rng.random((1, 64, 64, 3), dtype=np.float32)] for _ in range(4)
+    )
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.uint8
+    conv.inference_output_type = tf.uint8
+    info = inspect_model(conv.convert())
+    ops = info.op_counts()
+    assert {"TRANSPOSE_CONV", "AVERAGE_POOL_2D", "RESIZE_BILINEAR"} <= set(ops)
+    assert "DEQUANTIZE" not in ops and "DEPTH_TO_SPACE" not in ops
+    tconv = [op for op in info.operators if op.name == "TRANSPOSE_CONV"]
+    assert all(op.version <= 3 for op in tconv)  # compiler 16 cannot parse v4
+    report = analyze(info)
+    assert report.ready, [c.problems for c in report.ops if c.problems]
+    assert info.macs_per_pixel() == pytest.approx(models.macs_per_pixel(m), rel=0.02)
+
+
+def test_edge_tpu_check_flags_an_op_version_the_compiler_cannot_parse():
+    from dataclasses import replace
+
+    from converters.edgetpu import check_op, supported_ops
+    from runtime.model_file import OperatorInfo
+
+    op = OperatorInfo(
+        index=0,
+        subgraph=0,
+        name="TRANSPOSE_CONV",
+        version=4,
+        is_custom=False,
+        inputs=(),
+        outputs=(),
+        macs=0,
+    )
+    table = supported_ops()["ops"]
+    assert any("version 4" in p for p in check_op(op, table).problems)
+    assert check_op(replace(op, version=2), table).maps
