@@ -52,7 +52,8 @@ UNQUANTIZABLE: dict[str, tuple[str, str]] = {
 UNQUANTIZABLE_PRUNED: dict[str, tuple[str, str]] = {
     "Conv2DTranspose": (
         "the pruning-preserving QAT scheme rejects Conv2DTranspose",
-        "use UpSampling2D(interpolation='nearest') followed by a Conv2D",
+        "drop --qat-steps (pruning then post-training int8), or build the model with "
+        "UpSampling2D(interpolation='nearest') followed by a Conv2D (cnn stem 1)",
     ),
 }
 SUPPORTED = {

@@ -4,7 +4,8 @@
 # Needs the development data beside the repository (../shared/data: the recipes in
 # edge_deblur/recipes/ name their folders relative to the repository root). Resumable: a run folder
 # that already exists is continued with --resume (stop it at any time and start it again).
-# Time on a 2-core x86-64 host (measured): cnn-lite trains at 5.2 steps/s alone (20,000 steps,
+# Time on a 2-core x86-64 host (measured): cnn-fast trains at 7.5 steps/s alone, ~3.9 with a
+# second job beside it (16,000 steps: about 70 min beside cnn-fast-lc); cnn-lite trains at 5.2 steps/s alone (20,000 steps,
 # about 65 min), ~2.7 steps/s with a second job beside it; cnn-tiny's 10,000 steps took 64 min
 # beside cnn-lite. QAT + int8 conversion + validation: about 3 min per model, fp32 under 1 min.
 set -euo pipefail
@@ -13,8 +14,14 @@ ED=${ED:-.venv/bin/edge-deblur}
 PY=${PY:-.venv/bin/python}
 SHARED=${SHARED:-../shared/data}
 WORK=${WORK:-runs/release}
-MODELS=${MODELS:-cnn-lite cnn-tiny}
-INPUT_SIZE=${INPUT_SIZE:-256x256}
+MODELS=${MODELS:-cnn-fast cnn-lite cnn-tiny}
+# Fixed int8 input per model: cnn-fast (the default) is converted for whole 640x480 frames (one
+# invoke per VGA frame; larger frames run as tiles of that size), the others for 256x256 tiles.
+# INPUT_SIZE overrides it for every model.
+input_size() {
+  if [ -n "${INPUT_SIZE:-}" ]; then echo "$INPUT_SIZE"; return; fi
+  case "$1" in cnn-fast*) echo 480x640 ;; *) echo 256x256 ;; esac
+}
 CLIP=$SHARED/video/gopro_GOPR0477_11_00_raw240fps_299frames.mp4
 
 mkdir -p "$WORK"
@@ -30,10 +37,11 @@ for m in $MODELS; do
   $ED train --config "edge_deblur/recipes/$m.yaml" --out "$WORK/$m" "${resume[@]}"
   # int8 after quantization-aware fine-tuning (distilled from the float model) and its fp32 twin
   # at the same fixed input size; both validated against the Keras model on held-back pairs.
+  size=$(input_size "$m")
   $ED convert "$WORK/$m" -o "$WORK/$m-int8.tflite" --quant int8 --qat-steps 300 \
-    --pairs "$WORK/clip_a9" --input-size "$INPUT_SIZE" --force
+    --pairs "$WORK/clip_a9" --input-size "$size" --force
   $ED convert "$WORK/$m" -o "$WORK/$m-fp32.tflite" --quant fp32 \
-    --pairs "$WORK/clip_a9" --input-size "$INPUT_SIZE" --force
+    --pairs "$WORK/clip_a9" --input-size "$size" --force
   cp "$WORK/$m-int8.tflite" "$WORK/$m-fp32.tflite" runtime/zoo/
 done
 # The evaluation on gopro_dev (held-out scenes reported apart) and the board projections.

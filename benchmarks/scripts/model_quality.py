@@ -230,6 +230,24 @@ def _recipe(name: str) -> Path | None:
     return p if p.is_file() else None
 
 
+def _shapes(models: dict) -> list[str]:
+    """One line per family: its recipe's widths, blocks, stem and lowcut."""
+    import yaml
+
+    out = []
+    for family in dict.fromkeys(n.rsplit("-", 1)[0] for n in models):
+        rp = _recipe(family + "-x")
+        if rp is None:
+            continue
+        c = yaml.safe_load(rp.read_text(encoding="utf-8"))
+        widths = "/".join(str(v) for v in c.get("widths") or [])
+        blocks = "/".join(str(v) for v in c.get("blocks") or [])
+        extra = f", lowcut {c['lowcut']} px" if c.get("lowcut") else ""
+        stem = c.get("stem", 1)
+        out.append(f"- `{family}`: widths {widths}, blocks {blocks}, stem {stem}{extra}")
+    return [*out, ""] if out else []
+
+
 def render_card(r: dict, entries: dict) -> str:
     """The model card of the bundled family, from the figures of this run."""
     lines = [
@@ -255,10 +273,14 @@ def render_card(r: dict, entries: dict) -> str:
         "",
         "All are the `cnn` architecture (edge_deblur/models/cnn.py: residual encoder-decoder, "
         "stride-2 convs, depthwise-separable blocks, nearest up-sampling, global residual; only "
-        "int8 builtins the Edge TPU maps). int8 models: per-channel weights, uint8 I/O, batch 1, "
+        "int8 builtins the Edge TPU maps). Stem 2 (see the shapes below) has no full-resolution "
+        "feature map: a stride-2 head, and a 2x2 stride-2 transposed convolution writes the "
+        "correction. int8 models: per-channel weights, uint8 I/O, batch 1, "
         "quantization-aware fine-tuned (300 steps, distilled from the float model); each fp32 "
-        "model is the int8 model's float twin at the same tile size.",
+        "model is the int8 model's float twin at the same input size. A model whose input is "
+        "smaller than the frame runs as overlapping tiles of its input size.",
         "",
+        *_shapes(r["models"]),
         "## Training data and exact commands",
         "",
         "`make models` (benchmarks/scripts/make_models.sh) retrains and reconverts the family from "

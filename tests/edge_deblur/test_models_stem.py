@@ -165,3 +165,13 @@ def test_edge_tpu_check_flags_an_op_version_the_compiler_cannot_parse():
     table = supported_ops()["ops"]
     assert any("version 4" in p for p in check_op(op, table).problems)
     assert check_op(replace(op, version=2), table).maps
+
+
+def test_pruning_preserving_qat_refuses_a_stem2_model_naming_the_layer():
+    from converters.qat import check_quantizable
+    from runtime.errors import ModelError
+
+    m = models.build_generator("cnn", "small", widths=(8, 8, 8), blocks=(0, 0, 1), stem=2)
+    check_quantizable(m, pruned=False)  # plain QAT takes Conv2DTranspose
+    with pytest.raises(ModelError, match="correction.*Conv2DTranspose|Conv2DTranspose.*correction"):
+        check_quantizable(m, pruned=True)
