@@ -4,18 +4,19 @@
 # Needs the development data beside the repository (../shared/data: the recipes in
 # edge_deblur/recipes/ name their folders relative to the repository root). Resumable: a run folder
 # that already exists is continued with --resume (stop it at any time and start it again).
-# Time on a 2-core x86-64 host (measured): cnn-fast trains at 7.5 steps/s alone, ~3.9 with a
-# second job beside it (16,000 steps: about 70 min beside cnn-fast-lc); cnn-lite trains at 5.2 steps/s alone (20,000 steps,
-# about 65 min), ~2.7 steps/s with a second job beside it; cnn-tiny's 10,000 steps took 64 min
-# beside cnn-lite. QAT + int8 conversion + validation: about 3 min per model, fp32 under 1 min.
+# Time on a 2-core x86-64 host (measured): cnn-fast-lc trains at 7.5-8.5 steps/s alone, 4-5
+# with a second job beside it (its 16,000 steps took 58 min beside the cnn-fast experiment);
+# cnn-lite trains at 5.2 steps/s alone (20,000 steps, about 65 min), ~2.7 steps/s with a second
+# job beside it; cnn-tiny's 10,000 steps took 64 min beside cnn-lite. QAT + int8 conversion +
+# validation: about 3-4 min per model, fp32 under 1 min.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ED=${ED:-.venv/bin/edge-deblur}
 PY=${PY:-.venv/bin/python}
 SHARED=${SHARED:-../shared/data}
 WORK=${WORK:-runs/release}
-MODELS=${MODELS:-cnn-fast cnn-lite cnn-tiny}
-# Fixed int8 input per model: cnn-fast (the default) is converted for whole 640x480 frames (one
+MODELS=${MODELS:-cnn-fast-lc cnn-lite cnn-tiny}
+# Fixed int8 input per model: cnn-fast-lc (the default) is converted for whole 640x480 frames (one
 # invoke per VGA frame; larger frames run as tiles of that size), the others for 256x256 tiles.
 # INPUT_SIZE overrides it for every model.
 input_size() {

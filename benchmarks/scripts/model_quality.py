@@ -189,7 +189,9 @@ def main() -> int:
             file=os.path.relpath(path, ROOT),
             bytes=path.stat().st_size,
             quant=meta.get("quant"),
-            macs_per_pixel=meta.get("macs_per_pixel"),
+            macs_per_pixel=(
+                None if meta.get("macs_per_pixel") is None else round(meta["macs_per_pixel"], 1)
+            ),
             input_size=meta.get("input_size"),
         )
         result["models"][name] = r
@@ -231,8 +233,11 @@ def _recipe(name: str) -> Path | None:
 
 
 def _shapes(models: dict) -> list[str]:
-    """One line per family: its recipe's widths, blocks, stem and lowcut."""
+    """One line per family: its recipe's widths, blocks, stem and lowcut (registry defaults where
+    the recipe names only a size)."""
     import yaml
+
+    from edge_deblur.models import size_spec
 
     out = []
     for family in dict.fromkeys(n.rsplit("-", 1)[0] for n in models):
@@ -240,11 +245,12 @@ def _shapes(models: dict) -> list[str]:
         if rp is None:
             continue
         c = yaml.safe_load(rp.read_text(encoding="utf-8"))
-        widths = "/".join(str(v) for v in c.get("widths") or [])
-        blocks = "/".join(str(v) for v in c.get("blocks") or [])
-        extra = f", lowcut {c['lowcut']} px" if c.get("lowcut") else ""
-        stem = c.get("stem", 1)
-        out.append(f"- `{family}`: widths {widths}, blocks {blocks}, stem {stem}{extra}")
+        shape = {k: c.get(k) for k in ("widths", "blocks", "stem", "lowcut")}
+        spec = size_spec(c.get("arch", "cnn"), c.get("size", "small"), **shape)
+        widths = "/".join(str(v) for v in spec["widths"])
+        blocks = "/".join(str(v) for v in spec["blocks"])
+        extra = f", lowcut {spec['lowcut']} px" if spec["lowcut"] else ""
+        out.append(f"- `{family}`: widths {widths}, blocks {blocks}, stem {spec['stem']}{extra}")
     return [*out, ""] if out else []
 
 
