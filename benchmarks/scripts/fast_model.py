@@ -1,4 +1,4 @@
-"""Why the bundled default is a stem-2 cnn converted for whole 640x480 frames (issue 6, speed).
+"""Why the bundled default (cnn-faster-lc) is a stem-2 cnn run on whole 640x480 frames (issue 6).
 
 Builds the architectures of the bundled recipes from the registry (fresh weights: int8 latency
 does not depend on the weight values), converts each to full int8 with the project's converter
@@ -33,6 +33,12 @@ DESIGNS = {
     "cnn-fast (stem 2)": {"widths": (16, 32, 64), "blocks": (1, 2, 2), "stem": 2},
     "cnn-fast-lc (stem 2, lowcut 32)": {
         "widths": (16, 32, 64),
+        "blocks": (1, 2, 2),
+        "stem": 2,
+        "lowcut": 32,
+    },
+    "cnn-faster-lc (stem 2, 16/24/64, lowcut 32)": {
+        "widths": (16, 24, 64),
         "blocks": (1, 2, 2),
         "stem": 2,
         "lowcut": 32,
