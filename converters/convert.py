@@ -55,20 +55,24 @@ class SourceModel:
         return (int(shape[1]), int(shape[2])) if shape[1] and shape[2] else None
 
     def pad_multiple(self) -> int:
-        """From the run's config.yaml, else the product of the model's down-sampling strides."""
+        """From the run's config.yaml, else the product of the model's convolution strides (the
+        encoder chain; transposed convolutions up-sample), made a multiple of every pooling
+        stride (a pooling branch such as cnn's lowcut sits beside the chain, not in it)."""
         if self.run_config and self.run_config.get("pad_multiple"):
             return int(self.run_config["pad_multiple"])
+        import math
+
         from converters.prune import _flat_layers
 
-        mult = 1
+        mult, pool = 1, 1
         for layer in _flat_layers(self.model):
+            kind = type(layer).__name__
             cfg = layer.get_config()
-            stride = cfg.get("strides") or (
-                cfg.get("pool_size") if "Pool" in type(layer).__name__ else None
-            )
-            if stride and "Transpose" not in type(layer).__name__:
-                mult *= int(max(stride))
-        return mult
+            if "Pool" in kind:
+                pool = math.lcm(pool, int(max(cfg.get("strides") or cfg.get("pool_size") or (1,))))
+            elif cfg.get("strides") and "Transpose" not in kind:
+                mult *= int(max(cfg["strides"]))
+        return math.lcm(mult, pool)
 
 
 @dataclasses.dataclass(frozen=True)

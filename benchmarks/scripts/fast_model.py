@@ -145,8 +145,9 @@ def render(r: dict) -> str:
     lines += [
         "",
         "Efficiency: the model's G MAC/s over the reference MobileNetV2-style int8 net's on this "
-        "host (benchmarks/reference.py). A full-resolution level of 8 channels runs at low "
-        "efficiency; 256x256 tiles add overlap and per-tile host work.",
+        "host (benchmarks/reference.py). 256x256 tiles add overlap and per-tile host work; stem 2 "
+        "removes the full-resolution level's MACs; lowcut adds no MACs but a full-resolution "
+        "bilinear up-sampling (RESIZE_BILINEAR), which shows as lower efficiency.",
         "",
     ]
     return "\n".join(lines)

@@ -175,3 +175,16 @@ def test_pruning_preserving_qat_refuses_a_stem2_model_naming_the_layer():
     check_quantizable(m, pruned=False)  # plain QAT takes Conv2DTranspose
     with pytest.raises(ModelError, match="correction.*Conv2DTranspose|Conv2DTranspose.*correction"):
         check_quantizable(m, pruned=True)
+
+
+def test_converter_pad_multiple_of_a_bare_keras_file_counts_a_pool_branch_once(tmp_path):
+    # Without a run folder the converter infers it from the layers: lowcut's pooling branch sits
+    # beside the stride chain (lcm, not product), the transposed conv does not count.
+    from converters.convert import load_source
+
+    path = tmp_path / "fast.keras"
+    models.build_generator("cnn", "small", **FAST, lowcut=32).save(path)
+    assert load_source(path).pad_multiple() == 32
+    plain = tmp_path / "plain.keras"
+    models.build_generator("cnn", "small", **FAST).save(plain)
+    assert load_source(plain).pad_multiple() == 8
