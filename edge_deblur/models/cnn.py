@@ -39,14 +39,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from edge_deblur._keras import keras
+from edge_deblur.models import LOWCUTS, STEMS  # the registry owns the valid values
 
 # Variance scale of the final projection's init: weights ~ N(0, 1e-6 / fan_in), so a fresh
 # correction is ~1e-3 x the feature RMS (under one 8-bit level) yet every layer gets a gradient.
 FINAL_INIT_SCALE = 1e-6
-# Resolution of level 0: 1 = full resolution, 2 = half (stride-2 head, transposed-conv output).
-STEMS = (1, 2)
-# Sizes of the local mean a correction may lose (0 = off); powers of two so tiles stay aligned.
-LOWCUTS = (0, 8, 16, 32, 64)
 
 
 def _conv(x, filters: int, kernel: int = 3, stride: int = 1, relu: bool = True, name: str = ""):
