@@ -253,6 +253,7 @@ def convert(
     from converters.edgetpu import analyze, compile_edgetpu, compiler_path
     from converters.prune import kernel_sparsity, prune
     from converters.qat import check_quantizable, qat
+    from converters.simplify import drop_noop_ops
     from runtime.model_file import inspect_model, write_metadata
 
     step = on_step or (lambda _msg: None)
@@ -344,7 +345,9 @@ def convert(
         representative=calib.representative if calib is not None else None,
         per_channel=cfg.weights is WeightScheme.PER_CHANNEL,
     )
-    data = run_mode(cfg.quant, job)
+    # int8: the float model's final clip is an exact no-op after the saturating ADD (simplify.py)
+    simplified = drop_noop_ops(run_mode(cfg.quant, job))
+    data = simplified.data
     # The fp32 conversion of the untouched source: the size reference (same input shape) and,
     # at a static shape, the MAC count per pixel.
     fp32_same = run_mode(QuantMode.FP32, ModeJob(model=src.model, input_shape=shape))
@@ -407,6 +410,7 @@ def convert(
         prune=prune_res.to_dict() if prune_res else None,
         qat=qat_res.to_dict() if qat_res else None,
         seconds=times,
+        removed_ops=list(simplified.removed),
     )
     step("writing")
     import json

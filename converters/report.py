@@ -76,8 +76,12 @@ def build_report(
     prune: dict[str, Any] | None,
     qat: dict[str, Any] | None,
     seconds: dict[str, float],
+    removed_ops: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """Every figure of one conversion as a JSON-ready dict."""
+    """Every figure of one conversion as a JSON-ready dict.
+
+    ``removed_ops`` lists the operators :func:`converters.simplify.drop_noop_ops` dropped.
+    """
     size, gz = len(data), gzip_size(data)
     return {
         "output": str(out),
@@ -96,6 +100,7 @@ def build_report(
         "inputs": [{"shape": list(t.shape_signature), "dtype": t.dtype} for t in info.inputs],
         "outputs": [{"shape": list(t.shape_signature), "dtype": t.dtype} for t in info.outputs],
         "ops": op_table(info),
+        "removed_ops": list(removed_ops or []),
         "total_macs": info.total_macs,
         "edgetpu": edgetpu,
         "validation": validation,
@@ -182,6 +187,14 @@ def render_markdown(r: dict[str, Any]) -> str:
         f"{','.join(o['dtypes'])} | {o['macs']:,} |"
         for o in r["ops"]
     ]
+    if r.get("removed_ops"):
+        lines += [
+            "",
+            "Removed as exact no-ops (output equals input bit for bit, from the tensors' "
+            "quantization): "
+            + ", ".join(f"{o['op']} (`{o['output']}`)" for o in r["removed_ops"])
+            + ".",
+        ]
     lines += edgetpu_markdown(e)
     t = r["seconds"]
     lines += ["", "## Time", "", ", ".join(f"{k} {v:.1f} s" for k, v in t.items()), ""]

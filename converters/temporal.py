@@ -30,6 +30,7 @@ import numpy as np
 from converters import calibration as cal
 from converters.config import ConvertConfig, QuantMode, config_yaml
 from converters.modes import ModeJob, run_mode
+from converters.simplify import drop_noop_ops
 from runtime.errors import InputError, ModelError, expected
 from runtime.io import atomic_write
 
@@ -250,7 +251,8 @@ def convert_temporal(
     t = time.perf_counter()
     shape = (1, size[0] if size else None, size[1] if size else None, 3)
     job = ModeJob(model=src.model, input_shape=shape, io=cfg.io, representative=representative)
-    data = run_mode(cfg.quant, job)
+    simplified = drop_noop_ops(run_mode(cfg.quant, job))
+    data = simplified.data
     fp32 = run_mode(QuantMode.FP32, ModeJob(model=src.model, input_shape=shape))
     from edge_deblur.models import macs_per_pixel
 
@@ -293,6 +295,7 @@ def convert_temporal(
         edgetpu=tpu,
         prune=None,
         qat=None,
+        removed_ops=list(simplified.removed),
         seconds={
             "convert": convert_s,
             "validate": validate_s,

@@ -188,8 +188,6 @@ def write_metadata(tflite_bytes: bytes, meta: dict[str, Any]) -> bytes:
     An existing ``edge_deblur`` entry is replaced (its buffer reused); every other entry, buffer and
     operator is kept, buffers stay 16-byte aligned, so the model runs exactly as before.
     """
-    import flatbuffers
-
     if not isinstance(meta, dict):
         raise InputError(expected("metadata", "a dict", type(meta).__name__))
     try:
@@ -204,16 +202,9 @@ def write_metadata(tflite_bytes: bytes, meta: dict[str, Any]) -> bytes:
             "write_metadata: expected a model under 2 GB with inline buffers, "
             "got one with external buffers; re-export it without buffer offloading"
         )
-    aligned = _aligned_buffer_class(schema)
-    buffers = []
-    for b in model.buffers or []:
-        nb = aligned()
-        nb.data, nb.offset, nb.size = b.data, 0, 0
-        buffers.append(nb)
-    model.buffers = buffers
     model.metadata = list(model.metadata or [])
     entry = next((m for m in model.metadata if _name(m.name) == METADATA_NAME), None)
-    new_buffer = aligned()
+    new_buffer = _aligned_buffer_class(schema)()
     new_buffer.data = np.frombuffer(payload, dtype=np.uint8)
     if entry is not None and 0 < entry.buffer < len(model.buffers):
         model.buffers[entry.buffer] = new_buffer
@@ -224,7 +215,26 @@ def write_metadata(tflite_bytes: bytes, meta: dict[str, Any]) -> bytes:
             model.metadata.append(entry)
         model.buffers.append(new_buffer)
         entry.buffer = len(model.buffers) - 1
-    builder = flatbuffers.Builder(len(data) + len(payload) + 1024)
+    return repack(model, len(data) + len(payload))
+
+
+def repack(model: Any, size_hint: int = 0) -> bytes:
+    """Serialise an unpacked ``schema.ModelT`` back to ``.tflite`` bytes, buffers 16-byte aligned.
+
+    The caller checked that buffers are inline (no offsets); :func:`write_metadata` and the
+    converter's graph passes (``converters.simplify``) both end here.
+    """
+    import flatbuffers
+
+    schema = _require_schema("repack")
+    aligned = _aligned_buffer_class(schema)
+    buffers = []
+    for b in model.buffers or []:
+        nb = aligned()
+        nb.data, nb.offset, nb.size = b.data, 0, 0
+        buffers.append(nb)
+    model.buffers = buffers
+    builder = flatbuffers.Builder(size_hint + 1024)
     builder.Finish(model.Pack(builder), file_identifier=_FILE_ID)
     return bytes(builder.Output())
 

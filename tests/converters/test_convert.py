@@ -38,8 +38,12 @@ def test_int8_from_a_run_folder_writes_model_metadata_report_and_config(
     assert report["validation"]["keras_psnr_vs_sharp"] is not None
     assert report["edgetpu"]["ready"]
     assert report["fp32_size_bytes"] > 0 and report["gzip_bytes"] > 0
+    # the float clip after the saturating int8 ADD is dropped, and said so
+    assert [o["op"] for o in report["removed_ops"]] == ["MINIMUM", "RELU"]
+    assert not {"MINIMUM", "RELU"} & set(info.op_counts())
     md = (tmp_path / "out dir" / "m.report.md").read_text()
     assert "Edge TPU readiness" in md and "PSNR TFLite vs Keras" in md
+    assert "Removed as exact no-ops" in md
     assert load_config(tmp_path / "out dir" / "m.convert.yaml") == _int8(pairs_dir)
     raw = yaml.safe_load((tmp_path / "out dir" / "m.convert.yaml").read_text())
     assert raw["quant"] == "int8" and raw["input_size"] == [16, 16]

@@ -1,0 +1,176 @@
+"""Drop operators that are exact no-ops in an int8 flatbuffer.
+
+The generators end in ``ReLU(max_value=1)`` so that the float model clips ``image + correction``
+to [0, 1]. TensorFlow 2.21 converts that clip to int8 ``MINIMUM(x, 1.0)`` then ``RELU`` behind an
+``ADD`` whose output is already quantized to exactly [0, 1] (scale 1/255, zero point -128): int8
+saturation in the ADD has done the clip, and the two full-resolution ops copy their input
+unchanged. On a 480x640 frame they cost about a fifth of the default model's time on this host
+(``benchmarks/results/fast_model.md``), which a board pays for nothing.
+
+:func:`drop_noop_ops` removes an operator only when, from the tensors' own quantization, its output
+equals its input bit for bit:
+
+- ``RELU`` with input and output of one scale and zero point, and that zero point the lowest value
+  of the integer type (the input cannot hold a negative number);
+- ``MINIMUM`` / ``MAXIMUM`` with a constant operand that is the type's highest / lowest value
+  everywhere, both operands and the output of one scale and zero point (TFLite compares the raw
+  integers of these ops without requantizing).
+
+The producer of the removed op's input then writes straight into its output tensor (so graph
+outputs and signatures keep their names and indices) and tensors nothing uses any more are
+dropped. Pure flatbuffer work: no interpreter, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from runtime.model_file import _name, _require_schema, repack
+
+_INT_RANGE = {"INT8": (-128, 127), "UINT8": (0, 255), "INT16": (-32768, 32767)}
+
+
+@dataclass(frozen=True)
+class Simplified:
+    """The simplified flatbuffer and one ``{"op", "output"}`` entry per operator removed."""
+
+    data: bytes
+    removed: tuple[dict[str, str], ...]
+
+
+def drop_noop_ops(data: bytes) -> Simplified:
+    """Return ``data`` without the operators that provably copy their input (see module doc)."""
+    schema = _require_schema("drop_noop_ops")
+    model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    if any(b.offset > 1 for b in model.buffers or []):  # external buffers: leave it alone
+        return Simplified(data, ())
+    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    type_names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    removed: list[dict[str, str]] = []
+    for sg in model.subgraphs or []:
+        while True:
+            hit = _find_noop(model, sg, op_names, type_names)
+            if hit is None:
+                break
+            i, src, dst, kind = hit
+            sg.operators.pop(i)
+            for other in sg.operators:  # the producer and every other reader of src use dst
+                other.inputs = _replace(other.inputs, src, dst)
+                other.outputs = _replace(other.outputs, src, dst)
+            removed.append({"op": kind, "output": _name(sg.tensors[dst].name)})
+        _drop_unused_tensors(model, sg)
+    if not removed:
+        return Simplified(data, ())
+    return Simplified(repack(model, len(data)), tuple(removed))
+
+
+def _replace(idx: Any, src: int, dst: int) -> list[int]:
+    return [dst if int(t) == src else int(t) for t in (idx if idx is not None else [])]
+
+
+def _find_noop(model, sg, op_names, type_names) -> tuple[int, int, int, str] | None:
+    """``(op index, input tensor, output tensor, op name)`` of the first removable op, or None."""
+    graph_io = {int(t) for t in list(sg.inputs) + list(sg.outputs)}
+    produced = {int(t) for op in sg.operators for t in op.outputs}
+    for i, op in enumerate(sg.operators):
+        code = model.operatorCodes[op.opcodeIndex]
+        kind = op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "")
+        if kind not in ("RELU", "MINIMUM", "MAXIMUM") or len(op.outputs) != 1:
+            continue
+        out = int(op.outputs[0])
+        if kind == "RELU":
+            if len(op.inputs) != 1:
+                continue
+            src, const = int(op.inputs[0]), None
+        else:
+            ins = [int(t) for t in op.inputs]
+            if len(ins) != 2:
+                continue
+            consts = [t for t in ins if _constant(model, sg, t, type_names) is not None]
+            if len(consts) != 1:
+                continue
+            const = consts[0]
+            src = ins[1 - ins.index(const)]
+        # src must be written by an op we can redirect, and must not be a graph input/output.
+        if src in graph_io or src not in produced:
+            continue
+        t_in, t_out = sg.tensors[src], sg.tensors[out]
+        ttype = type_names.get(t_in.type, "")
+        if ttype not in _INT_RANGE or t_out.type != t_in.type:
+            continue
+        if list(t_in.shape) != list(t_out.shape):
+            continue
+        q_in, q_out = _quant(t_in), _quant(t_out)
+        if q_in is None or q_in != q_out:
+            continue
+        lo, hi = _INT_RANGE[ttype]
+        if kind == "RELU":
+            if q_in[1] != (lo,):
+                continue
+        else:
+            if _quant(sg.tensors[const]) != q_in:
+                continue
+            values = _constant(model, sg, const, type_names)
+            bound = hi if kind == "MINIMUM" else lo
+            if values is None or values.size == 0 or not np.all(values == bound):
+                continue
+        return i, src, out, kind
+    return None
+
+
+def _quant(t) -> tuple[tuple[float, ...], tuple[int, ...]] | None:
+    q = t.quantization
+    if q is None or q.scale is None or q.zeroPoint is None or len(q.scale) != 1:
+        return None
+    return tuple(float(s) for s in q.scale), tuple(int(z) for z in q.zeroPoint)
+
+
+_NP_TYPES = {"INT8": np.int8, "UINT8": np.uint8, "INT16": np.int16}
+
+
+def _constant(model, sg, index: int, type_names: dict[int, str]) -> np.ndarray | None:
+    """The values of a constant integer tensor, or None when it is not one."""
+    t = sg.tensors[index]
+    buf = model.buffers[t.buffer] if 0 < t.buffer < len(model.buffers) else None
+    if buf is None or buf.data is None or len(buf.data) == 0:
+        return None
+    dt = _NP_TYPES.get(type_names.get(t.type, ""))
+    if dt is None:
+        return None
+    return np.frombuffer(np.asarray(buf.data, dtype=np.uint8).tobytes(), dtype=dt)
+
+
+def _drop_unused_tensors(model, sg) -> None:
+    """Remove tensors no operator, graph input/output or signature refers to; renumber the rest."""
+    used: set[int] = {int(t) for t in list(sg.inputs) + list(sg.outputs)}
+    for op in sg.operators:
+        for field in (op.inputs, op.outputs, op.intermediates):
+            used.update(int(t) for t in (field if field is not None else []) if int(t) >= 0)
+    sg_index = model.subgraphs.index(sg)
+    for sig in model.signatureDefs or []:
+        if sig.subgraphIndex == sg_index:
+            for tm in list(sig.inputs or []) + list(sig.outputs or []):
+                used.add(int(tm.tensorIndex))
+    if len(used) == len(sg.tensors):
+        return
+    keep = sorted(used)
+    new = {old: n for n, old in enumerate(keep)}
+
+    def remap(idx):
+        if idx is None:
+            return idx
+        return [new[int(t)] if int(t) >= 0 else int(t) for t in idx]
+
+    sg.tensors = [sg.tensors[i] for i in keep]
+    sg.inputs, sg.outputs = remap(sg.inputs), remap(sg.outputs)
+    for op in sg.operators:
+        op.inputs, op.outputs = remap(op.inputs), remap(op.outputs)
+        if op.intermediates is not None:
+            op.intermediates = remap(op.intermediates)
+    for sig in model.signatureDefs or []:
+        if sig.subgraphIndex == sg_index:
+            for tm in list(sig.inputs or []) + list(sig.outputs or []):
+                tm.tensorIndex = new[int(tm.tensorIndex)]
