@@ -28,7 +28,9 @@ Design, and why:
 * Global residual: the net predicts a correction that is added to the input image, then the sum
   is bounded to [0, 1] by ``ReLU(max_value=1)``, which the TF 2.21 converter turns into int8
   RELU + MINIMUM, both known to the 2021 Edge TPU compiler (not RELU_0_TO_1, which it does not
-  know; the conversion test lists the ops and fails if that changes).
+  know; the conversion test lists the ops and fails if that changes). In int8 the ADD's output
+  is already quantized to exactly [0, 1] and saturates, so the converter drops those two ops as
+  exact no-ops (``converters.simplify``); the float model keeps its clip.
 * He-normal initialisation for every convolution followed by a ReLU; the final projection starts
   near zero (not exactly zero, so that every layer gets a gradient from the first step) so that a
   fresh model is the identity and training only has to learn the correction.
@@ -74,7 +76,8 @@ def _bounded_sum(image, correction):
     """``clip(image + correction, 0, 1)`` as ADD then ``ReLU(max_value=1)``.
 
     With TF 2.21 the clipped ReLU converts to int8 RELU + MINIMUM (checked by the conversion test),
-    both known to the 2021 Edge TPU compiler; it does not become RELU_0_TO_1.
+    both known to the 2021 Edge TPU compiler; it does not become RELU_0_TO_1. After the int8 ADD
+    (output range exactly [0, 1]) both copy their input, and the converter removes them.
     """
     total = keras.layers.Add(name="residual_add")([image, correction])
     return keras.layers.ReLU(max_value=1.0, name="bound")(total)
