@@ -43,6 +43,12 @@ DESIGNS = {
         "stem": 2,
         "lowcut": 32,
     },
+    "cnn-fastest-lc (stem 2, 16/24/64, blocks 0/2/2, lowcut 32)": {
+        "widths": (16, 24, 64),
+        "blocks": (0, 2, 2),
+        "stem": 2,
+        "lowcut": 32,
+    },
 }
 INPUT_SIZES = ((256, 256), (480, 640))  # (H, W)
 FRAME_SIZES = ((640, 480), (1280, 720))  # (W, H)
@@ -147,7 +153,11 @@ def render(r: dict) -> str:
         "Efficiency: the model's G MAC/s over the reference MobileNetV2-style int8 net's on this "
         "host (benchmarks/reference.py). 256x256 tiles add overlap and per-tile host work; stem 2 "
         "removes the full-resolution level's MACs; lowcut adds no MACs but a full-resolution "
-        "bilinear up-sampling (RESIZE_BILINEAR), which shows as lower efficiency.",
+        "bilinear up-sampling (RESIZE_BILINEAR) and AVERAGE_POOL_2D (which XNNPACK does not take), "
+        "which shows as lower efficiency; blocks 0/2/2 drops the half-resolution encoder block. "
+        "Every int8 file went through the converter's no-op pass (the float clip's MINIMUM + "
+        "RELU after the saturating ADD removed, converters/simplify.py). Host timings on this "
+        "shared 2-core machine vary by 10-30 % between runs; compare rows of one run.",
         "",
     ]
     return "\n".join(lines)
@@ -177,8 +187,8 @@ def main() -> int:
         seconds=round(time.time() - t0, 1),
         files=files,
     )
-    atomic_write(js, (json.dumps(result, indent=2) + "\n").encode())
-    atomic_write(md, render(result).encode())
+    atomic_write(js, (json.dumps(result, indent=2) + "\n").encode(), force=a.force)
+    atomic_write(md, render(result).encode(), force=a.force)
     print(render(result))
     return 0
 
