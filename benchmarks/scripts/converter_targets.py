@@ -80,15 +80,21 @@ def evaluate(model, variants: dict[str, bytes], frames: list[TileSet]) -> dict[s
     }
 
 
-def size_scaling(sizes: tuple[str, ...] = ("tiny", "small", "base")) -> dict[str, dict]:
+# Wider than any registered size, to show where the int8 / fp32 file ratio crosses 0.30.
+WIDE = {"widths": (48, 96, 192, 256), "blocks": (1, 2, 3, 3)}
+
+
+def size_scaling(sizes: tuple[str, ...] = ("tiny", "small", "base", "wide")) -> dict[str, dict]:
     """fp32 vs int8 file size of the registry's cnn sizes (random weights: size only).
 
     The int8 file carries a fixed cost per output channel (per-channel scales and int64 zero
     points for weights and biases) and per tensor (names, shapes); the smaller the model, the
-    larger that share, so the ratio is shown across sizes.
+    larger that share, so the ratio is shown across sizes. ``wide`` is not a registered size
+    (:data:`WIDE`, twice base's widths): it shows how big a model must be for the 0.30 target.
     """
     from converters.config import QuantMode
     from converters.modes import ModeJob, run_mode
+    from converters.simplify import drop_noop_ops
     from edge_deblur.models import build_generator
     from runtime.model_file import inspect_model
 
@@ -100,10 +106,14 @@ def size_scaling(sizes: tuple[str, ...] = ("tiny", "small", "base")) -> dict[str
 
     out = {}
     for size in sizes:
-        model = build_generator("cnn", size)
+        model = (
+            build_generator("cnn", "base", **WIDE)
+            if size == "wide"
+            else build_generator("cnn", size)
+        )
         shape = (1, TILE, TILE, 3)
         f32 = run_mode(QuantMode.FP32, ModeJob(model, shape))
-        i8 = run_mode(QuantMode.INT8, ModeJob(model, shape, representative=rep))
+        i8 = drop_noop_ops(run_mode(QuantMode.INT8, ModeJob(model, shape, representative=rep))).data
         out[f"cnn {size}"] = {
             "params": int(model.count_params()),
             "fp32_bytes": len(f32),
@@ -309,7 +319,8 @@ def render(r: dict) -> str:
     ]
     lines += [
         "",
-        "int8 / fp32 file size across the registry's cnn sizes (random weights, size only):",
+        "int8 / fp32 file size across the registry's cnn sizes and one wider net (widths "
+        f"{'/'.join(map(str, WIDE['widths']))}, not registered; random weights, size only):",
         "",
         "| model | params | fp32 bytes | int8 bytes | int8 / fp32 | weights only |",
         "|---|---|---|---|---|---|",
