@@ -1,4 +1,4 @@
-"""Tiny synthetic training data for the trainer tests (no files, no /work/shared)."""
+"""Tiny synthetic training data and an int8 export helper for the trainer tests (no shared data)."""
 
 from __future__ import annotations
 
@@ -43,3 +43,24 @@ def toy_val_set(n: int = 2, size: int = 32, seed: int = 99) -> list[tuple[np.nda
     blur = box_blur(sharp)
     to8 = lambda x: (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)  # noqa: E731
     return [(to8(b), to8(s)) for b, s in zip(blur, sharp, strict=True)]
+
+
+def int8_tflite(model, side: int, calib: int = 4, seed: int = 0) -> bytes:
+    """``model`` re-traced at batch 1 and ``side`` x ``side``, through TensorFlow's own full-int8
+    converter with uint8 I/O (random calibration tiles): what TF emits for the generator, before
+    any pass of ``converters``."""
+    from edge_deblur._keras import keras, tf
+
+    inp = keras.Input((side, side, 3), batch_size=1)
+    fixed = keras.models.clone_model(model, input_tensors=inp)
+    fixed.set_weights(model.get_weights())
+    rng = np.random.default_rng(seed)
+    conv = tf.lite.TFLiteConverter.from_keras_model(fixed)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: (
+        [rng.random((1, side, side, 3), dtype=np.float32)] for _ in range(calib)
+    )
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.uint8
+    conv.inference_output_type = tf.uint8
+    return conv.convert()

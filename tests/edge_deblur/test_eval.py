@@ -80,22 +80,13 @@ def test_tiled_keras_output_matches_the_whole_frame(keras_model):
 
 
 def test_tflite_eval_goes_through_the_runtime_engine(pairs_dir, keras_model, tmp_path):
-    from edge_deblur._keras import keras, tf
+    from _toy import int8_tflite
+
+    from edge_deblur._keras import keras
 
     m = keras.models.load_model(keras_model, compile=False)
-    fixed = keras.models.clone_model(m, input_tensors=keras.Input((32, 32, 3), batch_size=1))
-    fixed.set_weights(m.get_weights())
-    rng = np.random.default_rng(0)
-    conv = tf.lite.TFLiteConverter.from_keras_model(fixed)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: (
-        [rng.random((1, 32, 32, 3), dtype=np.float32)] for _ in range(8)
-    )
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.uint8
-    conv.inference_output_type = tf.uint8
     path = tmp_path / "m.tflite"
-    path.write_bytes(conv.convert())
+    path.write_bytes(int8_tflite(m, 32, calib=8))
     res = evaluate(path, pairs_dir)
     ref = evaluate(keras_model, pairs_dir)
     assert res.n == 2 and res.input_psnr == pytest.approx(ref.input_psnr)

@@ -135,28 +135,13 @@ def test_patchgan_scores_patches():
 
 
 def _int8_ops(model) -> tuple[set[str], np.ndarray, np.ndarray]:
+    from _toy import int8_tflite
     from ai_edge_litert.interpreter import Interpreter
 
-    from edge_deblur._keras import keras, tf
-
-    inp = keras.Input((64, 64, 3), batch_size=1)
-    fixed = keras.models.clone_model(model, input_tensors=inp)
-    fixed.set_weights(model.get_weights())
-    rng = np.random.default_rng(0)
-
-    def rep():
-        for _ in range(4):
-            yield [rng.random((1, 64, 64, 3), dtype=np.float32)]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(fixed)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.uint8
-    conv.inference_output_type = tf.uint8
-    interp = Interpreter(model_content=conv.convert())
+    interp = Interpreter(model_content=int8_tflite(model, 64), num_threads=1)
     ops = {d["op_name"] for d in interp._get_ops_details()}
     interp.allocate_tensors()
+    rng = np.random.default_rng(1)
     x = (rng.random((1, 64, 64, 3)) * 255).astype(np.uint8)
     interp.set_tensor(interp.get_input_details()[0]["index"], x)
     interp.invoke()

@@ -118,24 +118,14 @@ def test_train_config_carries_stem_and_lowcut(tmp_path):
 
 
 def test_stem2_lowcut_converts_to_builtin_int8_that_maps_to_the_edge_tpu(tmp_path):
+    from _toy import int8_tflite
+
     from converters.edgetpu import analyze
-    from edge_deblur._keras import tf
     from runtime.model_file import inspect_model
 
     tiny = {"widths": (8, 8, 8), "blocks": (1, 0, 1)}
     m = models.build_generator("cnn", "small", **tiny, stem=2, lowcut=16)
-    fixed = keras_clone(m, 64)
-    fixed.set_weights(m.get_weights())
-    rng = np.random.default_rng(0)
-    conv = tf.lite.TFLiteConverter.from_keras_model(fixed)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: (
-        [rng.random((1, 64, 64, 3), dtype=np.float32)] for _ in range(4)
-    )
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.uint8
-    conv.inference_output_type = tf.uint8
-    info = inspect_model(conv.convert())
+    info = inspect_model(int8_tflite(m, 64))
     ops = info.op_counts()
     assert {"TRANSPOSE_CONV", "AVERAGE_POOL_2D", "RESIZE_BILINEAR"} <= set(ops)
     assert "DEQUANTIZE" not in ops and "DEPTH_TO_SPACE" not in ops
