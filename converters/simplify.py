@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from runtime.model_file import _name, _require_schema, repack
+from runtime.model_file import _enum_names, _name, _require_schema, repack
 
-_INT_RANGE = {"INT8": (-128, 127), "UINT8": (0, 255), "INT16": (-32768, 32767)}
+_INT_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,11 @@ def drop_noop_ops(data: bytes) -> Simplified:
     model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
     if any(b.offset > 1 for b in model.buffers or []):  # external buffers: leave it alone
         return Simplified(data, ())
-    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    type_names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    names = _enum_names()  # the schema's enums by value, as inspect_model reads them
+    op_names, type_names = names["op"], names["dtype"]
     removed: list[dict[str, str]] = []
     for sg in model.subgraphs or []:
+        before = len(removed)
         while True:
             hit = _find_noop(model, sg, op_names, type_names)
             if hit is None:
@@ -61,7 +62,8 @@ def drop_noop_ops(data: bytes) -> Simplified:
                 other.inputs = _replace(other.inputs, src, dst)
                 other.outputs = _replace(other.outputs, src, dst)
             removed.append({"op": kind, "output": _name(sg.tensors[dst].name)})
-        _drop_unused_tensors(model, sg)
+        if len(removed) > before:
+            _drop_unused_tensors(model, sg)
     if not removed:
         return Simplified(data, ())
     return Simplified(repack(model, len(data)), tuple(removed))
@@ -84,15 +86,15 @@ def _find_noop(model, sg, op_names, type_names) -> tuple[int, int, int, str] | N
         if kind == "RELU":
             if len(op.inputs) != 1:
                 continue
-            src, const = int(op.inputs[0]), None
+            src, const, values = int(op.inputs[0]), None, None
         else:
             ins = [int(t) for t in op.inputs]
             if len(ins) != 2:
                 continue
-            consts = [t for t in ins if _constant(model, sg, t, type_names) is not None]
+            consts = {t: v for t in ins if (v := _constant(model, sg, t, type_names)) is not None}
             if len(consts) != 1:
                 continue
-            const = consts[0]
+            ((const, values),) = consts.items()
             src = ins[1 - ins.index(const)]
         # src must be written by an op we can redirect, and must not be a graph input/output.
         if src in graph_io or src not in produced:
@@ -113,9 +115,8 @@ def _find_noop(model, sg, op_names, type_names) -> tuple[int, int, int, str] | N
         else:
             if _quant(sg.tensors[const]) != q_in:
                 continue
-            values = _constant(model, sg, const, type_names)
             bound = hi if kind == "MINIMUM" else lo
-            if values is None or values.size == 0 or not np.all(values == bound):
+            if values.size == 0 or not np.all(values == bound):
                 continue
         return i, src, out, kind
     return None
@@ -128,7 +129,7 @@ def _quant(t) -> tuple[tuple[float, ...], tuple[int, ...]] | None:
     return tuple(float(s) for s in q.scale), tuple(int(z) for z in q.zeroPoint)
 
 
-_NP_TYPES = {"INT8": np.int8, "UINT8": np.uint8, "INT16": np.int16}
+_NP_TYPES = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16}
 
 
 def _constant(model, sg, index: int, type_names: dict[int, str]) -> np.ndarray | None:

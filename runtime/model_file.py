@@ -204,7 +204,7 @@ def write_metadata(tflite_bytes: bytes, meta: dict[str, Any]) -> bytes:
         )
     model.metadata = list(model.metadata or [])
     entry = next((m for m in model.metadata if _name(m.name) == METADATA_NAME), None)
-    new_buffer = _aligned_buffer_class(schema)()
+    new_buffer = schema.BufferT()  # repack() aligns every buffer
     new_buffer.data = np.frombuffer(payload, dtype=np.uint8)
     if entry is not None and 0 < entry.buffer < len(model.buffers):
         model.buffers[entry.buffer] = new_buffer
