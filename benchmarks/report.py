@@ -77,6 +77,8 @@ class Measurement:
     gmacs: float | None
     efficiency: float | None
     gzip_bytes: int | None = None
+    # ops runtime.cpu_graph replaced in memory for this CPU run (bit-exact; the file keeps them)
+    cpu_rewrites: int = 0
 
 
 @dataclass(frozen=True)
@@ -363,6 +365,15 @@ def to_markdown(report: Report) -> str:
             ),
             "",
         ]
+        rewritten = sorted({m.model for m in report.measurements if m.cpu_rewrites})
+        if rewritten:
+            parts += [
+                f"CPU runs of {', '.join(f'`{n}`' for n in rewritten)} replaced each 2x "
+                "RESIZE_NEAREST_NEIGHBOR with CONCATENATION + DEPTH_TO_SPACE in memory "
+                "(`runtime.cpu_graph`: bit-exact, delegated to XNNPACK); the files keep the "
+                "resize, which the Edge TPU maps.",
+                "",
+            ]
     if report.quality:
         parts += [
             "## Quality",

@@ -226,6 +226,7 @@ def _time_row(
         gmacs=gmacs,
         efficiency=eff,
         gzip_bytes=facts.gzip_bytes if facts else None,
+        cpu_rewrites=len(getattr(runner, "cpu_rewrites", ()) or ()),
     )
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from runtime.model_file import _enum_names, _name, _require_schema, repack
+from runtime.model_file import _enum_names, _name, _require_schema, drop_unused_tensors, repack
 
 _INT_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
 
@@ -63,7 +63,7 @@ def drop_noop_ops(data: bytes) -> Simplified:
                 other.outputs = _replace(other.outputs, src, dst)
             removed.append({"op": kind, "output": _name(sg.tensors[dst].name)})
         if len(removed) > before:
-            _drop_unused_tensors(model, sg)
+            drop_unused_tensors(model, sg)
     if not removed:
         return Simplified(data, ())
     return Simplified(repack(model, len(data)), tuple(removed))
@@ -142,36 +142,3 @@ def _constant(model, sg, index: int, type_names: dict[int, str]) -> np.ndarray |
     if dt is None:
         return None
     return np.frombuffer(np.asarray(buf.data, dtype=np.uint8).tobytes(), dtype=dt)
-
-
-def _drop_unused_tensors(model, sg) -> None:
-    """Remove tensors no operator, graph input/output or signature refers to; renumber the rest."""
-    used: set[int] = {int(t) for t in list(sg.inputs) + list(sg.outputs)}
-    for op in sg.operators:
-        for field in (op.inputs, op.outputs, op.intermediates):
-            used.update(int(t) for t in (field if field is not None else []) if int(t) >= 0)
-    sg_index = model.subgraphs.index(sg)
-    for sig in model.signatureDefs or []:
-        if sig.subgraphIndex == sg_index:
-            for tm in list(sig.inputs or []) + list(sig.outputs or []):
-                used.add(int(tm.tensorIndex))
-    if len(used) == len(sg.tensors):
-        return
-    keep = sorted(used)
-    new = {old: n for n, old in enumerate(keep)}
-
-    def remap(idx):
-        if idx is None:
-            return idx
-        return [new[int(t)] if int(t) >= 0 else int(t) for t in idx]
-
-    sg.tensors = [sg.tensors[i] for i in keep]
-    sg.inputs, sg.outputs = remap(sg.inputs), remap(sg.outputs)
-    for op in sg.operators:
-        op.inputs, op.outputs = remap(op.inputs), remap(op.outputs)
-        if op.intermediates is not None:
-            op.intermediates = remap(op.intermediates)
-    for sig in model.signatureDefs or []:
-        if sig.subgraphIndex == sg_index:
-            for tm in list(sig.inputs or []) + list(sig.outputs or []):
-                tm.tensorIndex = new[int(tm.tensorIndex)]

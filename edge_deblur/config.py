@@ -122,6 +122,7 @@ class TrainConfig:
     blocks: tuple[int, ...] | None = None  # override the size's residual blocks per level
     stem: int | None = None  # 2: level 0 at half resolution (the fast cnn variant); default 1
     lowcut: int | None = None  # remove the correction's local mean over N px (cnn/gan); 0 = off
+    down: str | None = None  # down-sampling: "conv" (3x3 stride 2, default) or "sep" (cnn/gan)
     val_every: int = 500
     val_n: int = 8
     val_size: int = 256
@@ -179,6 +180,11 @@ class TrainConfig:
             put("stem", _positive("stem", self.stem))
         if self.lowcut is not None:
             put("lowcut", _positive("lowcut", self.lowcut, allow_zero=True))
+        if self.down is not None:
+            from edge_deblur.models import DOWNS
+
+            if self.down not in DOWNS:
+                raise InputError(expected("down", f"one of {', '.join(DOWNS)}", self.down))
         for name in (
             "steps",
             "batch",
@@ -237,9 +243,9 @@ class TrainConfig:
 
     # ---- views -------------------------------------------------------------------------
     def model_overrides(self) -> dict[str, Any]:
-        """``widths``/``blocks``/``stem``/``lowcut`` overrides for
+        """``widths``/``blocks``/``stem``/``lowcut``/``down`` overrides for
         :func:`edge_deblur.models.build_generator`."""
-        keys = ("widths", "blocks", "stem", "lowcut")
+        keys = ("widths", "blocks", "stem", "lowcut", "down")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
     def to_dict(self) -> dict[str, Any]:

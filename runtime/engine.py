@@ -82,6 +82,7 @@ class Engine:
         self.metadata: dict[str, Any] | None = read_metadata(data)
         self.threads = threads
         self.device = str(device)
+        self._data = data
         self.interpreter = load_interpreter(data, threads=threads, device=device)
         self._check_io()
         meta = self.metadata or {}
@@ -279,6 +280,20 @@ class Engine:
                 f"{[ph, pw]}, got {list(self._out['shape'][1:3])}; give a deblur model"
             )
         self._alloc_hw = (ph, pw)
+
+    @property
+    def cpu_rewrites(self) -> tuple[str, ...]:
+        """Output tensors of the ops that :mod:`runtime.cpu_graph` replaces for this CPU run
+        (empty on the Edge TPU): the interpreter runs that graph, the file stays as it is."""
+        from runtime.interpreter import EDGETPU_CUSTOM_OP, Device
+
+        if str(getattr(self.device, "value", self.device)).lower() != Device.CPU.value:
+            return ()
+        if EDGETPU_CUSTOM_OP in self._data:
+            return ()
+        from runtime.cpu_graph import nearest_to_depth_to_space
+
+        return nearest_to_depth_to_space(self._data).replaced
 
     def __repr__(self) -> str:
         size = "dynamic" if self.input_size is None else "x".join(map(str, self.input_size))

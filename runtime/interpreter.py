@@ -65,11 +65,15 @@ def backend() -> Backend:
     )
 
 
-def load_interpreter(model_content: bytes, threads: int = 2, device: str | Device = "cpu") -> Any:
+def load_interpreter(
+    model_content: bytes, threads: int = 2, device: str | Device = "cpu", rewrite: bool = True
+) -> Any:
     """Return an allocated interpreter for the ``.tflite`` bytes ``model_content``.
 
     ``device="edgetpu"`` loads the Edge TPU delegate and raises DeviceError when its library or the
-    accelerator is absent. On CPU, XNNPACK runs with ``threads`` threads.
+    accelerator is absent. On CPU, XNNPACK runs with ``threads`` threads, on the graph as
+    :func:`runtime.cpu_graph.nearest_to_depth_to_space` rewrites it in memory (bit-exact, more of
+    it delegated; ``rewrite=False`` runs the file as it is).
     """
     if not isinstance(threads, int) or threads < 1:
         raise InputError(expected("--threads", "an integer >= 1", threads))
@@ -95,8 +99,14 @@ def load_interpreter(model_content: bytes, threads: int = 2, device: str | Devic
                 "and plug in the Coral, or use --device cpu"
             ) from e
 
-    def make(no_default_delegates: bool) -> Any:
-        kwargs: dict[str, Any] = {"model_content": model_content, "num_threads": threads}
+    content = model_content
+    if rewrite and dev is Device.CPU and EDGETPU_CUSTOM_OP not in model_content:
+        from runtime.cpu_graph import nearest_to_depth_to_space
+
+        content = nearest_to_depth_to_space(model_content).data
+
+    def make(no_default_delegates: bool, content: bytes = model_content) -> Any:
+        kwargs: dict[str, Any] = {"model_content": content, "num_threads": threads}
         if delegates:
             kwargs["experimental_delegates"] = delegates
         if no_default_delegates and be.op_resolver_type is not None:
@@ -107,6 +117,11 @@ def load_interpreter(model_content: bytes, threads: int = 2, device: str | Devic
         it.allocate_tensors()
         return it
 
+    if content is not model_content:
+        try:
+            return make(no_default_delegates=False, content=content)
+        except (RuntimeError, ValueError):
+            pass  # the rewrite is only a speed-up: load the file as it is, with its own errors
     try:
         return make(no_default_delegates=False)
     except (RuntimeError, ValueError) as first:

@@ -239,6 +239,40 @@ def repack(model: Any, size_hint: int = 0) -> bytes:
     return bytes(builder.Output())
 
 
+def drop_unused_tensors(model: Any, sg: Any) -> None:
+    """Remove the tensors of subgraph ``sg`` (of the unpacked ``model``) that no operator, graph
+    input/output or signature refers to, and renumber the rest (for graph passes that drop ops)."""
+    used: set[int] = {int(t) for t in list(sg.inputs) + list(sg.outputs)}
+    for op in sg.operators:
+        for field in (op.inputs, op.outputs, op.intermediates):
+            used.update(int(t) for t in (field if field is not None else []) if int(t) >= 0)
+    sg_index = model.subgraphs.index(sg)
+    for sig in model.signatureDefs or []:
+        if sig.subgraphIndex == sg_index:
+            for tm in list(sig.inputs or []) + list(sig.outputs or []):
+                used.add(int(tm.tensorIndex))
+    if len(used) == len(sg.tensors):
+        return
+    keep = sorted(used)
+    new = {old: n for n, old in enumerate(keep)}
+
+    def remap(idx):
+        if idx is None:
+            return idx
+        return [new[int(t)] if int(t) >= 0 else int(t) for t in idx]
+
+    sg.tensors = [sg.tensors[i] for i in keep]
+    sg.inputs, sg.outputs = remap(sg.inputs), remap(sg.outputs)
+    for op in sg.operators:
+        op.inputs, op.outputs = remap(op.inputs), remap(op.outputs)
+        if op.intermediates is not None:
+            op.intermediates = remap(op.intermediates)
+    for sig in model.signatureDefs or []:
+        if sig.subgraphIndex == sg_index:
+            for tm in list(sig.inputs or []) + list(sig.outputs or []):
+                tm.tensorIndex = new[int(tm.tensorIndex)]
+
+
 def _name(v: str | bytes | None) -> str:
     if v is None:
         return ""

@@ -26,6 +26,7 @@ SIZES: tuple[str, ...] = ("tiny", "small", "base")
 
 STEMS = (1, 2)  # resolution divisor of level 0 (see edge_deblur.models.cnn)
 LOWCUTS = (0, 8, 16, 32, 64)  # local-mean removal of the correction, in pixels (0 = off)
+DOWNS = ("conv", "sep")  # down-sampling: stride-2 3x3 conv, or stride-2 depthwise 3x3 + 1x1
 
 # Per size: channel widths per level (level 0 = full resolution) and residual blocks per level.
 # Three down-sampling levels everywhere (receptive field for blur tens of pixels long); tiny
@@ -63,23 +64,28 @@ def check_arch_size(arch: str, size: str) -> None:
 def size_spec(arch: str, size: str, **overrides: Any) -> dict[str, Any]:
     """The ``widths``, ``blocks`` and ``stem`` of a registered size, with ``overrides`` applied."""
     check_arch_size(arch, size)
-    spec: dict[str, Any] = {**CNN_SIZES[size], "stem": 1, "lowcut": 0}
+    spec: dict[str, Any] = {**CNN_SIZES[size], "stem": 1, "lowcut": 0, "down": "conv"}
     for key, value in overrides.items():
         if key not in spec:
             raise InputError(expected("model override", f"one of {', '.join(spec)}", key))
         if value is None:
             continue
-        spec[key] = int(value) if key in ("stem", "lowcut") else tuple(int(v) for v in value)
+        if key == "down":
+            spec[key] = str(value)
+        else:
+            spec[key] = int(value) if key in ("stem", "lowcut") else tuple(int(v) for v in value)
     if spec["stem"] not in STEMS:
         raise InputError(expected("stem", f"one of {STEMS}", spec["stem"]))
     if spec["lowcut"] not in LOWCUTS:
         raise InputError(expected("lowcut", f"one of {LOWCUTS} (0 = off)", spec["lowcut"]))
-    if arch == "temporal" and (spec["stem"] != 1 or spec["lowcut"]):
+    if spec["down"] not in DOWNS:
+        raise InputError(expected("down", f"one of {', '.join(DOWNS)}", spec["down"]))
+    if arch == "temporal" and (spec["stem"] != 1 or spec["lowcut"] or spec["down"] != "conv"):
         raise InputError(
             expected(
-                "stem/lowcut",
-                "stem 1 and lowcut 0 for --arch temporal (both are built for cnn and gan)",
-                f"stem={spec['stem']} lowcut={spec['lowcut']}",
+                "stem/lowcut/down",
+                "stem 1, lowcut 0 and down conv for --arch temporal (built for cnn and gan)",
+                f"stem={spec['stem']} lowcut={spec['lowcut']} down={spec['down']}",
             )
         )
     if len(spec["widths"]) not in (3, 4) or len(spec["blocks"]) != len(spec["widths"]):
@@ -115,6 +121,7 @@ def build_generator(arch: str, size: str, **overrides: Any):
         name=f"{arch}_{size}",
         stem=spec["stem"],
         lowcut=spec["lowcut"],
+        down=spec["down"],
     )
 
 

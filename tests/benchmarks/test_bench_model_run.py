@@ -170,3 +170,25 @@ def test_reference_script_rebuilds_the_committed_model_macs(tmp_path: Path):
     built = yaml.safe_load(out.with_suffix(".yaml").read_text())
     assert built["macs"] == reference_info()["macs"]
     assert out.stat().st_size < 1_000_000
+
+
+def test_cpu_runs_report_the_in_memory_rewrite_of_nearest_resizes(int8_model):
+    from benchmarks.report import to_markdown
+
+    s = BenchSettings(
+        models=("cnn-tiny-int8", str(int8_model)),
+        sizes=((480, 640),),
+        threads=(1,),
+        min_time_s=0.0,
+        min_runs=1,
+        warmup=0,
+        baselines=False,
+        reference=False,
+    )
+    r = run_bench(s)
+    rows = {m.model: m for m in r.measurements}
+    assert rows["cnn-tiny-int8"].cpu_rewrites == 3  # its three decoder up-samplings
+    assert rows["int8_uint8io_16"].cpu_rewrites == 0  # no resize in it
+    md = to_markdown(r)
+    assert "`cnn-tiny-int8` replaced each 2x RESIZE_NEAREST_NEIGHBOR" in md
+    assert "int8_uint8io_16`" not in md.split("replaced each")[0].split("CPU runs of")[-1]

@@ -1,4 +1,4 @@
-"""The speed and prior options of the cnn generator: ``stem=2`` and ``lowcut``."""
+"""The speed and prior options of the cnn generator: ``stem=2``, ``lowcut`` and ``down``."""
 
 from __future__ import annotations
 
@@ -91,6 +91,7 @@ def test_lowcut_sets_the_pad_multiple_and_is_not_trained():
     [
         ({"stem": 3}, "stem"),
         ({"lowcut": 12}, "lowcut"),
+        ({"down": "pool"}, "down"),
     ],
 )
 def test_bad_stem_or_lowcut_is_an_input_error(overrides, match):
@@ -103,6 +104,8 @@ def test_temporal_refuses_stem_and_lowcut():
         models.build_generator("temporal", "tiny", stem=2)
     with pytest.raises(InputError, match="temporal"):
         models.build_generator("temporal", "tiny", lowcut=16)
+    with pytest.raises(InputError, match="temporal"):
+        models.build_generator("temporal", "tiny", down="sep")
 
 
 def test_train_config_carries_stem_and_lowcut(tmp_path):
@@ -178,3 +181,38 @@ def test_converter_pad_multiple_of_a_bare_keras_file_counts_a_pool_branch_once(t
     plain = tmp_path / "plain.keras"
     models.build_generator("cnn", "small", **FAST).save(plain)
     assert load_source(plain).pad_multiple() == 8
+
+
+def test_separable_down_sampling_costs_less_and_converts_to_edge_tpu_builtins():
+    from _toy import int8_tflite
+
+    from converters.edgetpu import analyze
+    from runtime.model_file import inspect_model
+
+    spec = {"widths": (16, 24, 64), "blocks": (1, 2, 2), "stem": 2, "lowcut": 32}
+    full = models.describe("cnn", "small", **spec)
+    sep = models.describe("cnn", "small", **spec, down="sep")
+    # each stride-2 3x3 conv (a fifth of the MACs each) becomes a depthwise 3x3 and a 1x1
+    assert sep.macs_per_pixel < 0.75 * full.macs_per_pixel
+    assert sep.params < full.params and sep.pad_multiple == full.pad_multiple == 32
+    m = models.build_generator("cnn", "small", **spec, down="sep")
+    strided = [
+        layer.name
+        for layer in m.layers
+        if getattr(layer, "strides", (1, 1))[0] == 2 and hasattr(layer, "kernel_size")
+    ]
+    assert strided == ["head_conv", "down1_dw", "down2_dw", "correction"]  # last: transposed
+    info = inspect_model(int8_tflite(m, 64))
+    assert info.op_counts()["DEPTHWISE_CONV_2D"] == 2 + 7  # the two downs + one per ds block
+    report = analyze(info)
+    assert report.ready, [c.problems for c in report.ops if c.problems]
+
+
+def test_train_config_carries_down_and_rejects_unknown_kinds(tmp_path):
+    from edge_deblur.config import TrainConfig
+
+    cfg = TrainConfig(data=(str(tmp_path),), val_size=256, **FAST, down="sep")
+    assert cfg.model_overrides() == {**FAST, "down": "sep"}
+    assert cfg.to_dict()["down"] == "sep"
+    with pytest.raises(InputError, match="down"):
+        TrainConfig(data=(str(tmp_path),), down="maxpool")
