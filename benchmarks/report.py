@@ -79,6 +79,8 @@ class Measurement:
     gzip_bytes: int | None = None
     # ops runtime.cpu_graph replaced in memory for this CPU run (bit-exact; the file keeps them)
     cpu_rewrites: int = 0
+    # the reference net's G MAC/s timed just before and after this row (mean); efficiency's base
+    ref_gmacs: float | None = None
 
 
 @dataclass(frozen=True)

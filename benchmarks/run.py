@@ -8,7 +8,12 @@ progress bar; :func:`count_steps` gives the total up front):
 2. per model: describe it (size, variant, MACs), then per frame size its quality on the pairs
    (outputs do not depend on threads) and per thread count its latency;
 3. the classical baselines on the same pairs, sizes and thread counts;
-4. both references again (the faster of the two medians is kept);
+4. both references again (the faster of the two medians is kept for the reference table).
+
+Each model row's efficiency divides its G MAC/s by the reference net's timed just before and
+just after that row (the mean of the two), not by the table's figure: on a shared machine the
+host's speed drifts between the start of a run and a row minutes later, and the efficiency, which
+carries over to the boards, must compare the model with the machine as it was during the row.
 5. projections for each device profile from the host figures.
 
 A model that fails to load or run gets a :class:`~benchmarks.report.Failure` row and the others
@@ -166,8 +171,11 @@ def _time_row(
     frame: np.ndarray,
     facts: _model.ModelFacts | None,
     ref: dict[int, Reference],
+    probe: Callable[[int], float | None] | None = None,
 ) -> Measurement:
-    """Load with ``make`` (timed as init), then time ``process(frame)``."""
+    """Load with ``make`` (timed as init), then time ``process(frame)``. ``probe(threads)``
+    times the reference net (its G MAC/s, or None) just before and after the row."""
+    before = probe(threads) if probe is not None else None
     reset_peak_rss()
     t0 = time.perf_counter_ns()
     runner = make()
@@ -188,6 +196,7 @@ def _time_row(
         step, warmup=s.warmup, min_time_s=s.min_time_s, min_runs=s.min_runs
     )
     rss = peak_rss_mb()
+    after = probe(threads) if probe is not None else None
     h, w = frame.shape[:2]
     tiles = int(runner.tile_count(h, w)) if hasattr(runner, "tile_count") else 1
     # Medians per frame: a shared, noisy machine inflates means, and the stages of one frame are
@@ -204,7 +213,10 @@ def _time_row(
     post_ms = float(np.median([b for _, b in st])) if st else None
     macs = facts.macs_per_frame(h, w, tiles) if facts else None
     gmacs = macs / (invoke_ms * 1e6) if macs and invoke_ms else None
-    eff = gmacs / ref[threads].gmacs if gmacs and threads in ref else None
+    bracket = [g for g in (before, after) if g]
+    ref_gmacs = float(np.mean(bracket)) if bracket else None
+    base = ref_gmacs or (ref[threads].gmacs if threads in ref else None)
+    eff = gmacs / base if gmacs and base else None
     return Measurement(
         model=name,
         path=path,
@@ -227,6 +239,7 @@ def _time_row(
         efficiency=eff,
         gzip_bytes=facts.gzip_bytes if facts else None,
         cpu_rewrites=len(getattr(runner, "cpu_rewrites", ()) or ()),
+        ref_gmacs=round(ref_gmacs, 3) if ref_gmacs else None,
     )
 
 
@@ -331,6 +344,18 @@ def run_bench(s: BenchSettings, on_step: Callable[[str], None] | None = None) ->
                 failures.append(Failure("reference_mbv2_int8", f"{t} threads", _one_line(e)))
         step(f"reference float net, {max(s.threads)} thread(s)")
         float_ref = _float_reference(s)
+
+    def probe(t: int) -> float | None:
+        """The reference net's G MAC/s at ``t`` threads now (a short run), or None."""
+        if t not in ref:
+            return None
+        try:
+            return measure_reference(
+                t, min_time_s=min(s.min_time_s, 0.5), min_runs=s.min_runs, label=s.label
+            ).gmacs
+        except EdgeDeblurError:
+            return None
+
     measurements: list[Measurement] = []
     quality: list[Quality] = []
     facts: dict[str, _model.ModelFacts] = {}
@@ -371,6 +396,7 @@ def run_bench(s: BenchSettings, on_step: Callable[[str], None] | None = None) ->
                             frames[size],
                             f,
                             ref,
+                            probe,
                         )
                     )
             except EdgeDeblurError as e:
@@ -422,9 +448,9 @@ def run_bench(s: BenchSettings, on_step: Callable[[str], None] | None = None) ->
                 continue
             if again.gmacs > ref[t].gmacs:
                 ref[t] = again
-                measurements = [
+                measurements = [  # rows without a bracketing reference of their own
                     replace(m, efficiency=m.gmacs / again.gmacs)
-                    if m.threads == t and m.gmacs is not None
+                    if m.threads == t and m.gmacs is not None and m.ref_gmacs is None
                     else m
                     for m in measurements
                 ]

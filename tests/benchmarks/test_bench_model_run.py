@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks import _model
@@ -100,11 +101,12 @@ def test_run_bench_measures_models_keeps_failures_and_calls_every_step(
     models = {m.model for m in r.measurements}
     assert {"int8_uint8io_16", "float32_dynamic", "unsharp-mask", "wiener"} <= models
     assert [f.model for f in r.failures] == [str(not_image_model)]
-    ref = r.reference[0].gmacs
     for m in r.measurements:
         assert m.label == "measured on this host" and m.size == "40x24"
         if m.variant != "classical":
-            assert m.efficiency == pytest.approx(m.gmacs / ref)
+            # each row's own bracketing reference (timed just before and after it) is the base
+            assert m.ref_gmacs > 0
+            assert m.efficiency == pytest.approx(m.gmacs / m.ref_gmacs, rel=1e-3)
             assert m.macs_per_frame > 0 and m.invoke_ms > 0
     q = {x.model: x for x in r.quality}
     assert q["unsharp-mask"].psnr_input == pytest.approx(q["wiener"].psnr_input)
@@ -192,3 +194,47 @@ def test_cpu_runs_report_the_in_memory_rewrite_of_nearest_resizes(int8_model):
     md = to_markdown(r)
     assert "`cnn-tiny-int8` replaced each 2x RESIZE_NEAREST_NEIGHBOR" in md
     assert "int8_uint8io_16`" not in md.split("replaced each")[0].split("CPU runs of")[-1]
+
+
+def test_row_efficiency_uses_the_reference_timed_around_that_row(int8_model):
+    from benchmarks.run import _time_row
+
+    s = BenchSettings(models=(str(int8_model),), min_time_s=0.0, min_runs=2, warmup=0)
+    facts = _model.describe(int8_model)
+    calls = []
+
+    def probe(t):  # the machine was slow before the row and fast after it
+        calls.append(t)
+        return 10.0 if len(calls) == 1 else 30.0
+
+    frame = np.zeros((16, 16, 3), np.uint8)
+    m = _time_row(
+        s,
+        "m",
+        str(int8_model),
+        facts.variant,
+        (16, 16),
+        1,
+        lambda: _model.load(int8_model, threads=1),
+        frame,
+        facts,
+        {},
+        probe,
+    )
+    assert calls == [1, 1] and m.ref_gmacs == pytest.approx(20.0)
+    assert m.efficiency == pytest.approx(m.gmacs / 20.0)
+    # without a probe (or when it fails) the row falls back to the run's reference table
+    m2 = _time_row(
+        s,
+        "m",
+        str(int8_model),
+        facts.variant,
+        (16, 16),
+        1,
+        lambda: _model.load(int8_model, threads=1),
+        frame,
+        facts,
+        {},
+        lambda t: None,
+    )
+    assert m2.ref_gmacs is None and m2.efficiency is None
