@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from runtime.io import atomic_write  # noqa: E402
 
-# The architectures of edge_deblur/recipes/*.yaml (widths, blocks, stem, lowcut).
+# The architectures of edge_deblur/recipes/*.yaml (widths, blocks, stem, lowcut, down).
 DESIGNS = {
     "cnn-lite (stem 1)": {"widths": (8, 16, 40, 64), "blocks": (0, 1, 2, 3)},
     "cnn-fast (stem 2)": {"widths": (16, 32, 64), "blocks": (1, 2, 2), "stem": 2},
@@ -48,6 +48,13 @@ DESIGNS = {
         "blocks": (0, 2, 2),
         "stem": 2,
         "lowcut": 32,
+    },
+    "cnn-faster-sd (stem 2, 16/24/64, lowcut 32, separable downs)": {
+        "widths": (16, 24, 64),
+        "blocks": (1, 2, 2),
+        "stem": 2,
+        "lowcut": 32,
+        "down": "sep",
     },
 }
 INPUT_SIZES = ((256, 256), (480, 640))  # (H, W)
