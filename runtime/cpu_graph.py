@@ -73,11 +73,9 @@ def nearest_to_depth_to_space(data: bytes) -> Rewritten:
         for op in sg.operators or []:
             code = model.operatorCodes[op.opcodeIndex]
             kind = op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "")
-            new = (
-                _replacement(schema, model, sg, op, type_names, codes)
-                if kind == ("RESIZE_NEAREST_NEIGHBOR")
-                else None
-            )
+            new = None
+            if kind == "RESIZE_NEAREST_NEIGHBOR":
+                new = _replacement(schema, model, sg, op, type_names, codes)
             if new is None:
                 ops.append(op)
                 continue
