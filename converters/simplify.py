@@ -28,7 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from runtime.model_file import _enum_names, _name, _require_schema, drop_unused_tensors, repack
+from runtime.model_file import (
+    _enum_names,
+    _name,
+    _require_schema,
+    drop_unused_tensors,
+    quant_key,
+    repack,
+)
 
 _INT_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
 
@@ -123,10 +130,9 @@ def _find_noop(model, sg, op_names, type_names) -> tuple[int, int, int, str] | N
 
 
 def _quant(t) -> tuple[tuple[float, ...], tuple[int, ...]] | None:
-    q = t.quantization
-    if q is None or q.scale is None or q.zeroPoint is None or len(q.scale) != 1:
-        return None
-    return tuple(float(s) for s in q.scale), tuple(int(z) for z in q.zeroPoint)
+    """The per-tensor (one scale, one zero point) quantization of ``t``, else None."""
+    key = quant_key(t)
+    return key if key is not None and len(key[0]) == len(key[1]) == 1 else None
 
 
 _NP_TYPES = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16}

@@ -11,7 +11,8 @@ does that replacement; every value is copied, none computed, so the output is bi
 The file on disk keeps ``RESIZE_NEAREST_NEIGHBOR``: the Edge TPU compiler maps it, and it cannot
 even load a model with ``DEPTH_TO_SPACE`` ("Didn't find op for builtin opcode 'DEPTH_TO_SPACE'",
 google-coral/edgetpu issue 386). So :func:`runtime.interpreter.load_interpreter` applies the
-rewrite in memory, for the CPU only, to models without an Edge TPU custom op.
+rewrite in memory, for the CPU only, to models without an Edge TPU custom op
+(:func:`graph_to_run`).
 
 Measured on the 2-core development host, median invoke (``benchmarks/scripts/cpu_graph.py``,
 ``benchmarks/results/cpu_graph.md``): the default int8 model at 480x640 23.97 -> 22.82 ms (5 %),
@@ -22,12 +23,15 @@ Pure flatbuffer work: no interpreter, no TensorFlow.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
+from runtime.interpreter import EDGETPU_CUSTOM_OP
 from runtime.model_file import (
     _enum_names,
     _name,
     _schema,
     drop_unused_tensors,
+    quant_key,
     repack,
 )
 
@@ -44,6 +48,16 @@ class Rewritten:
 
     data: bytes
     replaced: tuple[str, ...]
+
+
+@lru_cache(maxsize=8)
+def graph_to_run(data: bytes, on_cpu: bool) -> Rewritten:
+    """The graph the runtime gives the interpreter for the model bytes ``data``: on the CPU the
+    rewrite (models compiled for the Edge TPU excepted), elsewhere the file as it is. Cached, so
+    that the interpreter and ``Engine.cpu_rewrites`` share one parse."""
+    if not on_cpu or EDGETPU_CUSTOM_OP in data:
+        return Rewritten(data, ())
+    return nearest_to_depth_to_space(data)
 
 
 def nearest_to_depth_to_space(data: bytes) -> Rewritten:
@@ -111,7 +125,7 @@ def _replacement(schema, model, sg, op, type_names, codes) -> list | None:
     n, h, w, c = shape_in
     if shape_out != [n, 2 * h, 2 * w, c]:
         return None
-    if _quant(t_in) != _quant(t_out):
+    if quant_key(t_in) != quant_key(t_out):
         return None
 
     tiled = schema.TensorT()
@@ -145,14 +159,6 @@ def _replacement(schema, model, sg, op, type_names, codes) -> list | None:
     d2s.builtinOptions = schema.DepthToSpaceOptionsT()
     d2s.builtinOptions.blockSize = 2
     return [cat, d2s]
-
-
-def _quant(t) -> tuple | None:
-    q = t.quantization
-    if q is None or q.scale is None or len(q.scale) == 0:
-        return None
-    zp = tuple(int(z) for z in (q.zeroPoint if q.zeroPoint is not None else []))
-    return tuple(float(s) for s in q.scale), zp
 
 
 def _opcode(schema, model, builtin: int, version: int) -> int:

@@ -285,15 +285,11 @@ class Engine:
     def cpu_rewrites(self) -> tuple[str, ...]:
         """Output tensors of the ops that :mod:`runtime.cpu_graph` replaces for this CPU run
         (empty on the Edge TPU): the interpreter runs that graph, the file stays as it is."""
-        from runtime.interpreter import EDGETPU_CUSTOM_OP, Device
+        from runtime.cpu_graph import graph_to_run
+        from runtime.interpreter import Device
 
-        if str(getattr(self.device, "value", self.device)).lower() != Device.CPU.value:
-            return ()
-        if EDGETPU_CUSTOM_OP in self._data:
-            return ()
-        from runtime.cpu_graph import nearest_to_depth_to_space
-
-        return nearest_to_depth_to_space(self._data).replaced
+        on_cpu = str(getattr(self.device, "value", self.device)).lower() == Device.CPU.value
+        return graph_to_run(self._data, on_cpu).replaced
 
     def __repr__(self) -> str:
         size = "dynamic" if self.input_size is None else "x".join(map(str, self.input_size))

@@ -100,10 +100,10 @@ def load_interpreter(
             ) from e
 
     content = model_content
-    if rewrite and dev is Device.CPU and EDGETPU_CUSTOM_OP not in model_content:
-        from runtime.cpu_graph import nearest_to_depth_to_space
+    if rewrite:
+        from runtime.cpu_graph import graph_to_run
 
-        content = nearest_to_depth_to_space(model_content).data
+        content = graph_to_run(bytes(model_content), dev is Device.CPU).data
 
     def make(no_default_delegates: bool, content: bytes = model_content) -> Any:
         kwargs: dict[str, Any] = {"model_content": content, "num_threads": threads}

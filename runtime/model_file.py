@@ -239,6 +239,16 @@ def repack(model: Any, size_hint: int = 0) -> bytes:
     return bytes(builder.Output())
 
 
+def quant_key(t: Any) -> tuple[tuple[float, ...], tuple[int, ...]] | None:
+    """``(scales, zero points)`` of an unpacked ``schema.TensorT``, or None when it has none; graph
+    passes compare these to tell whether an op copies its input bit for bit."""
+    q = t.quantization
+    if q is None or q.scale is None or len(q.scale) == 0:
+        return None
+    zp = tuple(int(z) for z in (q.zeroPoint if q.zeroPoint is not None else []))
+    return tuple(float(s) for s in q.scale), zp
+
+
 def drop_unused_tensors(model: Any, sg: Any) -> None:
     """Remove the tensors of subgraph ``sg`` (of the unpacked ``model``) that no operator, graph
     input/output or signature refers to, and renumber the rest (for graph passes that drop ops)."""

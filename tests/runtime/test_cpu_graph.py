@@ -118,3 +118,16 @@ def test_rewriting_twice_changes_nothing_more():
     once = nearest_to_depth_to_space(data).data
     twice = nearest_to_depth_to_space(once)
     assert twice.replaced == () and twice.data is once
+
+
+def test_graph_to_run_rewrites_for_the_cpu_only_and_the_engine_reports_it():
+    from runtime.cpu_graph import graph_to_run
+    from runtime.engine import Engine
+
+    data = (ZOO / "cnn-tiny-int8.tflite").read_bytes()
+    off_cpu = graph_to_run(data, False)
+    assert off_cpu.data is data and off_cpu.replaced == ()
+    on_cpu = graph_to_run(data, True)
+    assert on_cpu.replaced == nearest_to_depth_to_space(data).replaced and len(on_cpu.replaced) == 3
+    assert graph_to_run(data, True) is on_cpu  # one parse shared by the interpreter and the engine
+    assert Engine(ZOO / "cnn-tiny-int8.tflite", threads=1).cpu_rewrites == on_cpu.replaced
