@@ -29,9 +29,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from runtime.cpu_graph import nearest_to_depth_to_space  # noqa: E402
+from runtime.cpu_graph import graph_to_run  # noqa: E402
+from runtime.errors import EdgeDeblurError  # noqa: E402
 from runtime.interpreter import load_interpreter  # noqa: E402
-from runtime.io import atomic_write  # noqa: E402
+from runtime.io import atomic_write, check_output  # noqa: E402
 from runtime.model_file import inspect_model, load_bytes  # noqa: E402
 from runtime.zoo import list_models, resolve_model  # noqa: E402
 
@@ -47,7 +48,7 @@ def _frame(info, seed: int) -> np.ndarray:
 def measure(path: Path, threads: int, rounds: int) -> dict:
     data = load_bytes(path, name=f"model {str(path)!r}")
     info = inspect_model(data)
-    replaced = nearest_to_depth_to_space(data).replaced
+    replaced = graph_to_run(data, True).replaced  # what the runtime runs on the CPU
     its = {r: load_interpreter(data, threads=threads, rewrite=r) for r in (False, True)}
     exact = True
     for seed in range(3):
@@ -87,8 +88,11 @@ def main() -> int:
     ap.add_argument("--force", action="store_true", help="overwrite existing results")
     a = ap.parse_args()
     md, js = a.out.with_suffix(".md"), a.out.with_suffix(".json")
-    if not a.force and (md.exists() or js.exists()):
-        print(f"error: {md} exists: expected a new output path, or --force", file=sys.stderr)
+    try:
+        for p in (md, js):
+            check_output(p, force=a.force)
+    except EdgeDeblurError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     names = a.models or [m.name for m in list_models()]
     rows = [measure(Path(resolve_model(n)), a.threads, a.rounds) for n in names]
@@ -132,8 +136,8 @@ def main() -> int:
         "host": host,
         "rows": rows,
     }
-    atomic_write(js, json.dumps(payload, indent=2).encode() + b"\n", force=True)
-    atomic_write(md, "\n".join(lines).encode(), force=True)
+    atomic_write(js, json.dumps(payload, indent=2).encode() + b"\n", force=a.force)
+    atomic_write(md, "\n".join(lines).encode(), force=a.force)
     print(f"wrote {md} and {js}")
     return 0 if all(r["bit_exact"] for r in rows) else 1
 

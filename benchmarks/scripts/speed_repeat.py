@@ -27,7 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from runtime.io import atomic_write  # noqa: E402
+from runtime.errors import EdgeDeblurError  # noqa: E402
+from runtime.io import atomic_write, check_output  # noqa: E402
 
 PROFILES = ("rpi4", "rpi5", "coral-usb")
 
@@ -68,13 +69,18 @@ def main() -> int:
     ap.add_argument("--force", action="store_true", help="overwrite existing results")
     a = ap.parse_args()
     md, js = a.out.with_suffix(".md"), a.out.with_suffix(".json")
-    if not a.force and (md.exists() or js.exists()):
-        print(f"error: {md} exists: expected a new output path, or --force", file=sys.stderr)
-        return 2
     try:
-        w, h = (int(v) for v in a.size.lower().split("x"))
-    except ValueError:
-        print(f"error: --size: expected WxH, got {a.size!r}", file=sys.stderr)
+        for p in (md, js):
+            check_output(p, force=a.force)
+    except EdgeDeblurError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from edge_deblur.data.video import parse_wxh
+
+    try:
+        w, h = parse_wxh(a.size, "--size")
+    except EdgeDeblurError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     runs = []
     for i in range(a.runs):
@@ -139,8 +145,8 @@ def main() -> int:
         "summary": summary,
         "target": {"profile": a.target_profile, "fps": a.target, "met_in_every_run": met},
     }
-    atomic_write(js, json.dumps(payload, indent=2).encode() + b"\n", force=True)
-    atomic_write(md, "\n".join(lines).encode(), force=True)
+    atomic_write(js, json.dumps(payload, indent=2).encode() + b"\n", force=a.force)
+    atomic_write(md, "\n".join(lines).encode(), force=a.force)
     print(f"wrote {md} and {js}")
     return 0
 
