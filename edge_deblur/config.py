@@ -202,8 +202,8 @@ class TrainConfig:
         put("clip_average", int(self.clip_average))
         put("seed", _positive("seed", self.seed, allow_zero=True))
         put("lr", _positive("lr", self.lr, float))
+        put("pairs_weight", _positive("pairs_weight", self.pairs_weight, float))
         for name in (
-            "pairs_weight",
             "weight_decay",
             "clip_norm",
             "pixel_weight",

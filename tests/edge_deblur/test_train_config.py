@@ -24,6 +24,8 @@ def test_strings_become_enums_and_lists_tuples():
         ({"patch": 100}, "multiple of the model's pad multiple 8"),
         ({"ema": 1.0}, "ema"),
         ({"lr": -1e-3}, "lr"),
+        # a zero weight would only fail later, in the sampler: train without `pairs` instead
+        ({"pairs_weight": 0.0}, "pairs_weight: expected a value > 0, got 0.0"),
         ({"strategy": "tpu"}, "default, mirrored, multi-worker"),
         ({"widths": (8, 16)}, "levels"),
     ],
