@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.baselines import BASELINES  # noqa: E402
-from runtime.io import atomic_write, read_image  # noqa: E402
+from runtime.io import atomic_write, check_output, read_image  # noqa: E402
 from runtime.metrics import psnr, ssim  # noqa: E402
 
 SIZES = ((640, 480), (1280, 720))
@@ -162,7 +162,17 @@ def main() -> int:
     )
     ap.add_argument("--force", action="store_true")
     a = ap.parse_args()
+    from runtime.errors import EdgeDeblurError
 
+    try:
+        return _run(a)
+    except EdgeDeblurError as e:
+        print(f"model_quality: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _run(a: argparse.Namespace) -> int:
+    from edge_deblur.data import load_pairs
     from runtime.model_file import read_metadata
     from runtime.zoo import list_models, resolve_model
 
@@ -171,6 +181,13 @@ def main() -> int:
     if not names:
         print("model_quality: no models given and none bundled", file=sys.stderr)
         return 2
+    # Every input and output checked before minutes of evaluation: nothing is written on error.
+    outs = [a.out.with_suffix(".json"), a.out.with_suffix(".md")] + ([a.card] if a.card else [])
+    for p in outs:
+        check_output(p, force=a.force)
+    for n in names:
+        resolve_model(n)
+    load_pairs(a.pairs)
     default = next((e.name for e in entries.values() if e.recommended), None)
     result: dict = {
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -178,6 +195,7 @@ def main() -> int:
         "pairs": os.path.relpath(a.pairs, ROOT),
         "train_scenes": a.train_scenes,
         "default": default,
+        "given": bool(a.models),
         "models": {},
     }
     for name in names:
@@ -445,8 +463,9 @@ def _f(v, nd=3):
 
 
 def render(r: dict) -> str:
+    which = "Models given" if r.get("given") else "Bundled models"
     lines = [
-        "# Bundled models: quality on real blur (issue 6)",
+        f"# {which}: quality on real blur (issue 6)",
         "",
         f"Run {r['created']}; command: `{r['command']}`. Pairs: `{r['pairs']}` at full resolution "
         "through the runtime (tiled as on a board). Pairs of the training scenes "
