@@ -169,15 +169,23 @@ def resolve_model_path(model: str | os.PathLike) -> Path:
 
 
 def make_deblurrer(
-    model: str | os.PathLike, threads: int = 2, max_pixels: int = DEFAULT_MAX_PIXELS
+    model: str | os.PathLike,
+    threads: int = 2,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    strength: float = 1.0,
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """A function RGB uint8 -> RGB uint8 for a ``.keras`` (Keras) or ``.tflite`` (LiteRT) model."""
+    """A function RGB uint8 -> RGB uint8 for a ``.keras`` (Keras) or ``.tflite`` (LiteRT) model;
+    ``strength`` scales its correction as ``runtime.engine.Engine`` does."""
+    from runtime.engine import Engine, apply_strength, check_strength
+
+    strength = check_strength(strength)
     path = resolve_model_path(model)
     if path.suffix.lower() == ".tflite":
-        from runtime.engine import Engine
-
-        return Engine(path, threads=threads).process
-    return KerasDeblurrer(path, max_pixels=max_pixels)
+        return Engine(path, threads=threads, strength=strength).process
+    keras = KerasDeblurrer(path, max_pixels=max_pixels)
+    if strength == 1.0:
+        return keras
+    return lambda rgb: apply_strength(rgb, keras(rgb), strength)
 
 
 def _finite(v: float) -> float:
@@ -192,6 +200,7 @@ def evaluate(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     limit: int | None = None,
     on_image: Callable[[ImageScore], None] | None = None,
+    strength: float = 1.0,
 ) -> EvalResult:
     """Evaluate ``model`` on every pair of the GoPro-layout folder ``pairs`` at full resolution.
 
@@ -205,7 +214,7 @@ def evaluate(
     found = load_pairs(pairs)
     if limit is not None:
         found = found[: max(1, int(limit))]
-    run = make_deblurrer(model, threads=threads, max_pixels=max_pixels)
+    run = make_deblurrer(model, threads=threads, max_pixels=max_pixels, strength=strength)
     scores = []
     for pair in found:
         blur, sharp = read_image(pair.blur_path), read_image(pair.sharp_path)

@@ -5,6 +5,8 @@ on overlapping, feather-blended tiles (runtime.tiling); dynamic-size models get 
 resized to the frame, padded to the model's ``pad_multiple``. Quantization happens only in
 runtime.quant, from the tensors' own scales and zero points. The model's metadata (read without
 TensorFlow) supplies the value range and pad multiple, so the user is never asked for them.
+``strength`` scales the model's correction (``input + strength * (output - input)``): below 1 on
+footage the model overdoes, 0 passes frames through.
 """
 
 from __future__ import annotations
@@ -19,12 +21,33 @@ from typing import Any
 import numpy as np
 
 from runtime import quant, tiling
-from runtime.errors import InputError, ModelError
+from runtime.errors import InputError, ModelError, expected
 from runtime.interpreter import load_interpreter
 from runtime.model_file import load_bytes, read_metadata
 from runtime.zoo import resolve_model
 
 DYNAMIC_PAD_MULTIPLE = 8  # used for a dynamic model without metadata: padding more is harmless
+MAX_STRENGTH = 2.0
+
+
+def check_strength(strength: Any, name: str = "strength") -> float:
+    """``strength`` as a float in [0, MAX_STRENGTH]; InputError naming ``name`` otherwise."""
+    try:
+        s = float(strength)
+    except (TypeError, ValueError):
+        s = float("nan")
+    if not 0.0 <= s <= MAX_STRENGTH:  # also refuses NaN
+        raise InputError(expected(name, f"a number from 0 to {MAX_STRENGTH:g}", strength))
+    return s
+
+
+def apply_strength(original: np.ndarray, deblurred: np.ndarray, strength: float) -> np.ndarray:
+    """``original + strength * (deblurred - original)`` in uint8, rounded and saturated."""
+    if strength == 1.0:
+        return deblurred
+    import cv2
+
+    return cv2.addWeighted(deblurred, strength, original, 1.0 - strength, 0.0)
 
 
 @dataclass(frozen=True)
@@ -50,6 +73,7 @@ class Prepared:
     tiles: np.ndarray
     plan: tiling.TilePlan | None  # None: dynamic model, one padded tile
     pre_ms: float
+    source: np.ndarray | None = None  # the RGB frame, kept only when strength != 1
 
 
 @dataclass
@@ -67,7 +91,8 @@ class Engine:
     ``model`` is a ``.tflite`` path or a bundled model name (see runtime.zoo). ``overlap`` (pixels)
     sets the tile overlap of fixed-size models (default: the metadata's optional ``tile_overlap``,
     else 1/8 of the tile, at least 16 px); wider overlaps cost more tiles but hide the border
-    effects of models with a large receptive field.
+    effects of models with a large receptive field. ``strength`` (0-2, default 1) scales the
+    correction the model adds to each frame.
     """
 
     def __init__(
@@ -76,7 +101,9 @@ class Engine:
         threads: int = 2,
         device: str = "cpu",
         overlap: int | None = None,
+        strength: float = 1.0,
     ) -> None:
+        self.strength = check_strength(strength)
         self.path: Path = resolve_model(model)
         data = load_bytes(self.path, name=f"model {str(self.path)!r}")
         self.metadata: dict[str, Any] | None = read_metadata(data)
@@ -194,7 +221,8 @@ class Engine:
         else:
             tiles = self.in_codec.encode(tiling.extract_tiles(rgb, plan))
         tiles = np.ascontiguousarray(tiles)
-        return Prepared(h, w, tiles, plan, (time.perf_counter_ns() - t0) / 1e6)
+        source = rgb if self.strength != 1.0 else None
+        return Prepared(h, w, tiles, plan, (time.perf_counter_ns() - t0) / 1e6, source)
 
     def run(self, prepared: Prepared) -> Inferred:
         """Invoke the interpreter on every tile (call from one thread at a time)."""
@@ -223,6 +251,8 @@ class Engine:
             out = np.ascontiguousarray(pixels[0, : p.height, : p.width])
         else:
             out = tiling.blend_tiles(pixels, p.plan)
+        if p.source is not None:
+            out = apply_strength(p.source, out, self.strength)
         post = (time.perf_counter_ns() - t0) / 1e6
         self.timings = FrameTimings(p.pre_ms, inferred.invoke_ms, post, len(p.tiles))
         return out
@@ -293,4 +323,8 @@ class Engine:
 
     def __repr__(self) -> str:
         size = "dynamic" if self.input_size is None else "x".join(map(str, self.input_size))
-        return f"Engine({str(self.path)!r}, input={size}, threads={self.threads}, {self.device})"
+        extra = "" if self.strength == 1.0 else f", strength={self.strength:g}"
+        return (
+            f"Engine({str(self.path)!r}, input={size}, threads={self.threads}, {self.device}"
+            f"{extra})"
+        )

@@ -187,8 +187,9 @@ class TemporalEngine(Engine):
         device: str = "cpu",
         overlap: int | None = None,
         cut_threshold: float = CUT_THRESHOLD,
+        strength: float = 1.0,
     ) -> None:
-        super().__init__(model, threads=threads, device=device, overlap=overlap)
+        super().__init__(model, threads=threads, device=device, overlap=overlap, strength=strength)
         self.recurrent = Recurrent(self.interpreter, self.pad_multiple)
         self.cut_threshold = float(cut_threshold)
         self.resets = 0
@@ -230,7 +231,7 @@ class TemporalEngine(Engine):
                 reset = True
                 self.cuts += 1
         self._thumb = thumb
-        return TemporalPrepared(p.height, p.width, p.tiles, p.plan, p.pre_ms, reset)
+        return TemporalPrepared(p.height, p.width, p.tiles, p.plan, p.pre_ms, p.source, reset)
 
     def run(self, prepared: Prepared) -> Inferred:
         rec = self.recurrent
@@ -264,9 +265,13 @@ def is_temporal_model(model: str | os.PathLike) -> bool:
 
 
 def open_engine(
-    model: str | os.PathLike, threads: int = 2, device: str = "cpu", overlap: int | None = None
+    model: str | os.PathLike,
+    threads: int = 2,
+    device: str = "cpu",
+    overlap: int | None = None,
+    strength: float = 1.0,
 ) -> Engine:
     """The right engine for ``model``: :class:`TemporalEngine` for temporal models, else
     :class:`Engine`."""
     cls = TemporalEngine if is_temporal_model(model) else Engine
-    return cls(model, threads=threads, device=device, overlap=overlap)
+    return cls(model, threads=threads, device=device, overlap=overlap, strength=strength)

@@ -39,3 +39,15 @@ def parse_size(text: str, name: str = "--input-size") -> tuple[int, int]:
     if h <= 0 or w <= 0:
         raise InputError(expected(name, "positive sizes HxW", text))
     return h, w
+
+
+def strength_option():
+    """``--strength``: the share of the model's correction applied (runtime.engine)."""
+    return typer.Option(
+        1.0,
+        "--strength",
+        min=0.0,
+        max=2.0,
+        help="Scale the model's correction: 1 as trained, lower on footage it overdoes "
+        "(0 = pass-through), up to 2.",
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from edge_deblur.cli._common import ErrorHandlingGroup
+from edge_deblur.cli._common import ErrorHandlingGroup, strength_option
 
 app = typer.Typer(cls=ErrorHandlingGroup)
 
@@ -100,6 +100,7 @@ def run(
     scale: float = typer.Option(
         1.0, "--scale", help="Run the model at this fraction of the resolution (0.05-1)."
     ),
+    strength: float = strength_option(),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
 ) -> None:
     """Deblur a camera or file stream: capture, inference and output run concurrently.
@@ -123,7 +124,7 @@ def run(
         check_output(output, force=force)
     from runtime.temporal import open_engine
 
-    engine = open_engine(model, threads=threads, device=device.value)
+    engine = open_engine(model, threads=threads, device=device.value, strength=strength)
     src = open_source(source)
     sinks = []
     try:
@@ -191,6 +192,7 @@ def deblur(
         help="The inputs are shots of one scene: align them (ECC, else ORB homography), fuse "
         "their sharpest regions, deblur the fused image into the one -o image.",
     ),
+    strength: float = strength_option(),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
 ) -> None:
     """Deblur images, folders of images and videos (every frame, at the input size).
@@ -202,7 +204,7 @@ def deblur(
     from runtime.temporal import open_engine
 
     if burst:
-        _deblur_burst(inputs, out, model, threads, device.value, force)
+        _deblur_burst(inputs, out, model, threads, device.value, force, strength)
         return
     jobs: list[tuple[Path, Path]] = []
     single = len(inputs) == 1 and inputs[0].is_file()
@@ -233,7 +235,7 @@ def deblur(
             )
         seen[dst] = src
         check_output(dst, force=force)
-    engine = open_engine(model, threads=threads, device=device.value)
+    engine = open_engine(model, threads=threads, device=device.value, strength=strength)
     corrupt = 0
     for src, dst in jobs:
         if hasattr(engine, "reset"):
@@ -249,7 +251,13 @@ def deblur(
 
 
 def _deblur_burst(
-    inputs: list[Path], out: Path, model: str, threads: int, device: str, force: bool
+    inputs: list[Path],
+    out: Path,
+    model: str,
+    threads: int,
+    device: str,
+    force: bool,
+    strength: float = 1.0,
 ) -> None:
     from runtime.burst import check_burst, deblur_burst
     from runtime.errors import InputError, expected
@@ -268,7 +276,7 @@ def _deblur_burst(
     shots = [read_image(p) for p in inputs]
     names = [p.name for p in inputs]
     check_burst(shots, names)  # before loading the model
-    engine = open_engine(model, threads=threads, device=device)
+    engine = open_engine(model, threads=threads, device=device, strength=strength)
     image, res = deblur_burst(shots, engine.process, names=names)
     try:
         write_image(out, image, force=force)

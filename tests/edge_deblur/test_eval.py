@@ -128,3 +128,17 @@ def test_bad_model_paths_are_input_errors(tmp_path, pairs_dir):
     assert result.exit_code == 2 and ".keras" in result.stderr
     result = CliRunner().invoke(app, ["eval", str(tmp_path), "--pairs", str(pairs_dir)])
     assert result.exit_code == 2 and "run folder" in result.stderr
+
+
+def test_eval_strength_zero_scores_the_input_and_half_lies_between(pairs_dir, keras_model):
+    zero = evaluate(keras_model, pairs_dir, strength=0)
+    for s in zero.per_image:
+        assert s.psnr == pytest.approx(s.input_psnr) and s.ssim == pytest.approx(s.input_ssim)
+    full = evaluate(keras_model, pairs_dir)
+    r = CliRunner().invoke(
+        app, ["eval", str(keras_model), "--pairs", str(pairs_dir), "--json", "--strength", "0.5"]
+    )
+    assert r.exit_code == 0, r.output
+    half = json.loads(r.stdout)
+    for h, f in zip(half["per_image"], full.per_image, strict=True):
+        assert h["psnr"] != pytest.approx(f.psnr) and h["psnr"] != pytest.approx(f.input_psnr)

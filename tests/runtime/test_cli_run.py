@@ -200,3 +200,16 @@ def test_run_image_folder_to_a_folder_of_frames(tmp_path, uint8_model):
     names = sorted(p.name for p in out.iterdir())
     assert names == ["frame_000000.png", "frame_000001.png", "frame_000002.png"]
     assert read_image(out / names[2]).shape == (19, 23, 3)
+
+
+def test_deblur_strength_zero_writes_the_input_and_bad_strength_exits_2(tmp_path, uint8_model):
+    rng = np.random.default_rng(2)
+    src, dst = tmp_path / "in.png", tmp_path / "out.png"
+    write_image(src, rng.integers(0, 256, (30, 40, 3), dtype=np.uint8))
+    args = ["deblur", str(src), "-o", str(dst), "--model", str(uint8_model)]
+    r = runner.invoke(app, [*args, "--strength", "0"])
+    assert r.exit_code == 0, r.output
+    assert np.array_equal(read_image(dst), read_image(src))
+    r = runner.invoke(app, [*args, "--strength", "3", "--force"])
+    assert r.exit_code == 2
+    assert "--strength" in r.output

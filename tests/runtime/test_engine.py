@@ -222,3 +222,22 @@ def test_dynamic_model_tiles_frames_beyond_its_size_limit(dynamic_model):
     tiled = eng.process(frame)
     assert eng.timings.tiles == eng.tile_count(40, 56) and eng._alloc_hw == (24, 24)
     assert np.abs(whole.astype(int) - tiled.astype(int)).max() <= 1
+
+
+def test_strength_scales_the_correction_and_zero_passes_frames_through(uint8_model):
+    rng = np.random.default_rng(5)
+    frame = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    full = Engine(uint8_model).process(frame)
+    assert np.abs(full.astype(int) - frame).max() > 2  # the fixture model does change frames
+    assert np.array_equal(Engine(uint8_model, strength=0).process(frame), frame)
+    half = Engine(uint8_model, strength=0.5).process(frame).astype(float)
+    want = frame + 0.5 * (full.astype(float) - frame)
+    assert np.abs(half - want).max() <= 1.0  # uint8 rounding only
+    double = Engine(uint8_model, strength=2).process(frame).astype(float)
+    assert np.abs(double - np.clip(frame + 2.0 * (full.astype(float) - frame), 0, 255)).max() <= 1
+
+
+@pytest.mark.parametrize("bad", [-0.1, 2.5, float("nan"), "x"])
+def test_bad_strength_is_an_input_error_before_the_model_loads(bad, tmp_path):
+    with pytest.raises(InputError, match="strength: expected a number from 0 to 2"):
+        Engine(tmp_path / "not even there.tflite", strength=bad)
