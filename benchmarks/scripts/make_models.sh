@@ -5,7 +5,8 @@
 # edge_deblur/recipes/ name their folders relative to the repository root). Resumable: a run folder
 # that already exists is continued with --resume (stop it at any time and start it again).
 # Time on a 2-core x86-64 host (measured): cnn-faster-lc trains at about 8.4 steps/s alone, 6-7
-# beside a conversion (its 16,000 steps took 35-40 min);
+# beside a conversion, 3.3 beside a second training run (16,000 steps: 35-40 min alone, 82 min
+# beside another run);
 # cnn-lite trains at 5.2 steps/s alone (20,000 steps, about 65 min), ~2.7 steps/s with a second
 # job beside it; cnn-tiny's 10,000 steps took 64 min beside cnn-lite. QAT + int8 conversion +
 # validation: about 3-4 min per model, fp32 under 1 min.

@@ -72,3 +72,18 @@ def test_bad_inputs_are_one_line_errors(mq, tmp_path, monkeypatch, capsys, bad):
     assert rc == 2
     assert len(err) == 1 and "missing" in err[0], err
     assert not list(tmp_path.glob("mq.*"))
+
+
+def test_strength_zero_scores_the_input_and_drops_the_targets(mq, tmp_path, monkeypatch):
+    pairs = make_pairs(tmp_path / "pairs", n=2, size=(64, 96))
+    out = tmp_path / "mq"
+    args = ["--pairs", pairs, "--models", "default", "--strength", "0", "--no-bench"]
+    assert _main(mq, monkeypatch, *args, "--out", out) == 0
+    r = json.loads(out.with_suffix(".json").read_text())
+    (m,) = r["models"].values()
+    assert r["strength"] == 0.0 and r["targets"] == []
+    assert all(p["gain"] == pytest.approx(0.0) for p in m["per_pair"])
+    assert "--strength 0`" in out.with_suffix(".md").read_text()
+    card = tmp_path / "card.md"
+    assert _main(mq, monkeypatch, *args, "--out", tmp_path / "b", "--card", card) == 2
+    assert not card.exists()
