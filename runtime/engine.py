@@ -73,7 +73,7 @@ class Prepared:
     tiles: np.ndarray
     plan: tiling.TilePlan | None  # None: dynamic model, one padded tile
     pre_ms: float
-    source: np.ndarray | None = None  # the RGB frame, kept only when strength != 1
+    source: np.ndarray  # the frame as RGB uint8 (a reference, not a copy, when it already was)
 
 
 @dataclass
@@ -221,8 +221,7 @@ class Engine:
         else:
             tiles = self.in_codec.encode(tiling.extract_tiles(rgb, plan))
         tiles = np.ascontiguousarray(tiles)
-        source = rgb if self.strength != 1.0 else None
-        return Prepared(h, w, tiles, plan, (time.perf_counter_ns() - t0) / 1e6, source)
+        return Prepared(h, w, tiles, plan, (time.perf_counter_ns() - t0) / 1e6, rgb)
 
     def run(self, prepared: Prepared) -> Inferred:
         """Invoke the interpreter on every tile (call from one thread at a time)."""
@@ -251,8 +250,7 @@ class Engine:
             out = np.ascontiguousarray(pixels[0, : p.height, : p.width])
         else:
             out = tiling.blend_tiles(pixels, p.plan)
-        if p.source is not None:
-            out = apply_strength(p.source, out, self.strength)
+        out = apply_strength(p.source, out, self.strength)
         post = (time.perf_counter_ns() - t0) / 1e6
         self.timings = FrameTimings(p.pre_ms, inferred.invoke_ms, post, len(p.tiles))
         return out

@@ -219,9 +219,8 @@ class TemporalEngine(Engine):
         p = super().prepare(frame)
         import cv2
 
-        rgb = self._as_rgb8(frame)
         thumb = cv2.resize(
-            cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), THUMB, interpolation=cv2.INTER_AREA
+            cv2.cvtColor(p.source, cv2.COLOR_RGB2GRAY), THUMB, interpolation=cv2.INTER_AREA
         ).astype(np.int16)
         reset, self._pending_reset = self._pending_reset, False
         if self._thumb is not None and not reset:
