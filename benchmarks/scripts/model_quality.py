@@ -179,16 +179,17 @@ def main() -> int:
 def _run(a: argparse.Namespace) -> int:
     from edge_deblur.data import load_pairs
     from runtime.engine import check_strength
+    from runtime.errors import InputError, expected
     from runtime.model_file import read_metadata
     from runtime.zoo import list_models, resolve_model
 
     check_strength(a.strength, "--strength")
     if a.card is not None and a.strength != 1.0:
-        print(
-            "model_quality: error: --card describes the models as shipped: drop --strength",
-            file=sys.stderr,
+        raise InputError(
+            expected(
+                "--strength", "1 with --card (the card describes the models as shipped)", a.strength
+            )
         )
-        return 2
     entries = {e.name: e for e in list_models()}
     names = a.models or list(entries)
     if not names:
@@ -198,8 +199,7 @@ def _run(a: argparse.Namespace) -> int:
     outs = [a.out.with_suffix(".json"), a.out.with_suffix(".md")] + ([a.card] if a.card else [])
     for p in outs:
         check_output(p, force=a.force)
-    for n in names:
-        resolve_model(n)
+    paths = {n: resolve_model(n) for n in names}
     load_pairs(a.pairs)
     default = next((e.name for e in entries.values() if e.recommended), None)
     result: dict = {
@@ -213,7 +213,7 @@ def _run(a: argparse.Namespace) -> int:
         "models": {},
     }
     for name in names:
-        path = resolve_model(name)
+        path = paths[name]
         print(f"model_quality: evaluating {name}", file=sys.stderr)
         meta = read_metadata(path) or {}
         r = eval_model(str(path), a.pairs, a.threads, a.train_scenes, a.strength)
@@ -231,10 +231,10 @@ def _run(a: argparse.Namespace) -> int:
     result["baselines"] = eval_baselines(a.pairs, a.train_scenes)
     if not a.no_bench:
         print("model_quality: latency and projections", file=sys.stderr)
-        result["latency"] = projections([str(resolve_model(n)) for n in names], a.threads)
+        result["latency"] = projections([str(p) for p in paths.values()], a.threads)
         for row in result["latency"]:
             row["model"] = next(
-                (n for n in names if resolve_model(n).stem == row["model"]), row["model"]
+                (n for n, p in paths.items() if p.stem == row["model"]), row["model"]
             )
     # The issue-6 targets are about the models as shipped, not at another strength.
     result["targets"] = targets(result, entries) if a.strength == 1.0 else []

@@ -69,15 +69,11 @@ def main() -> int:
     ap.add_argument("--force", action="store_true", help="overwrite existing results")
     a = ap.parse_args()
     md, js = a.out.with_suffix(".md"), a.out.with_suffix(".json")
-    try:
-        for p in (md, js):
-            check_output(p, force=a.force)
-    except EdgeDeblurError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     from edge_deblur.data.video import parse_wxh
 
     try:
+        for p in (md, js):
+            check_output(p, force=a.force)
         w, h = parse_wxh(a.size, "--size")
     except EdgeDeblurError as e:
         print(f"error: {e}", file=sys.stderr)
