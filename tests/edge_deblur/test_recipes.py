@@ -26,8 +26,8 @@ def _family() -> list[str]:
 
 @pytest.mark.parametrize("path", sorted(RECIPES.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_recipe_is_a_valid_train_config(path: Path):
-    cfg = TrainConfig.load(path)
-    assert cfg.arch is Arch.cnn and cfg.steps > 0
+    cfg = TrainConfig.load(path)  # raises InputError on an unknown key or a bad value
+    assert cfg.arch is Arch.cnn  # the family is cnn; a gan recipe would need its own checks
     # Recipes are run from the repository root: data folders are relative to it, never absolute.
     for folder in (*cfg.data, *cfg.pairs):
         assert not Path(folder).is_absolute(), folder
