@@ -86,14 +86,22 @@ def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
-def depth_blur(rng: np.random.Generator, lin: np.ndarray, size: int, levels: int = 4) -> np.ndarray:
+def depth_blur(
+    rng: np.random.Generator,
+    lin: np.ndarray,
+    size: int,
+    levels: int = 4,
+    anchor: float | None = None,
+) -> np.ndarray:
     """Camera translation in front of a slanted scene: blur length varies smoothly across the crop.
 
     Under translation a point's blur scales with its inverse depth. A random planar inverse-depth
     map (e.g. near ground at the bottom, far wall at the top) sets a per-pixel scale of one
     camera-shake path, from [0.05, 0.4] on the far side of the crop to 1 on the near side; the
     image is blurred with the path at ``levels`` scales and the results are blended linearly
-    between the two nearest scales at each pixel.
+    between the two nearest scales at each pixel. ``anchor``: the instant of the exposure that
+    the sharp target shows (:func:`~edge_deblur.data.kernels.rasterize_path`), the same at all
+    depths.
     """
     h, w = lin.shape[:2]
     path = kmod.camera_shake_path(rng, (size - 3) * rng.uniform(0.6, 1.5))
@@ -110,7 +118,7 @@ def depth_blur(rng: np.random.Generator, lin: np.ndarray, size: int, levels: int
     for i, s in enumerate(scales):
         wgt = np.clip(1.0 - np.abs(pos - i), 0.0, None)[..., None]
         if float(wgt.max()) > 0:
-            out += wgt * convolve(lin, kmod.rasterize_path(path * s, size))
+            out += wgt * convolve(lin, kmod.rasterize_path(path * s, size, anchor=anchor))
     return out
 
 
@@ -143,6 +151,16 @@ def moving_object(
     return obj + (1.0 - cover) * blurred
 
 
+# Families whose blur is a motion over the exposure, so that the target instant can be chosen.
+_MOTION = (
+    KernelFamily.TRAJECTORY,
+    KernelFamily.LINEAR,
+    KernelFamily.GYRO,
+    KernelFamily.ROTATION,
+    KernelFamily.DEPTH,
+)
+
+
 @dataclass
 class Degrader:
     """Turns sharp crops into (blurred, sharp) training pairs according to a :class:`BlurConfig`.
@@ -169,15 +187,35 @@ class Degrader:
     def sample_family(self, rng: np.random.Generator) -> KernelFamily:
         return self.families[int(rng.choice(len(self.families), p=self.probs))]
 
-    def sample_kernel(self, rng: np.random.Generator, family: KernelFamily) -> np.ndarray:
-        """A uniform kernel of ``family`` (not ROTATION, which is not a single kernel)."""
+    def sample_anchor(self, rng: np.random.Generator) -> float | None:
+        """The exposure instant the sharp target shows, or None for the blur's centroid.
+
+        With probability ``gopro_anchor`` it is the GoPro recipe's (:func:`kernels.gopro_anchor
+        <edge_deblur.data.kernels.gopro_anchor>`). Draws nothing from ``rng`` when that is 0, so
+        configs without it keep their exact streams.
+        """
+        p = self.config.gopro_anchor
+        if p > 0 and rng.uniform() < p:
+            return kmod.gopro_anchor(rng)
+        return None
+
+    def sample_kernel(
+        self, rng: np.random.Generator, family: KernelFamily, anchor: float | None = None
+    ) -> np.ndarray:
+        """A uniform kernel of ``family`` (not ROTATION, which is not a single kernel).
+
+        ``anchor`` applies to the motion-path families (trajectory, linear, gyro); measured,
+        defocus and Gaussian kernels have no time order and stay centred on their centroid.
+        """
         cfg, size = self.config, self.config.kernel_size
         if family is KernelFamily.TRAJECTORY:
-            return kmod.trajectory_kernel(rng, size)
+            return kmod.trajectory_kernel(rng, size, anchor=anchor)
         if family is KernelFamily.LINEAR:
-            return kmod.random_linear_motion(rng, size)
+            return kmod.random_linear_motion(rng, size, anchor=anchor)
         if family is KernelFamily.GYRO:
-            return gyro_mod.gyro_kernel(rng, self.gyro_logs, size, cfg.exposure_s, cfg.focal_px)
+            return gyro_mod.gyro_kernel(
+                rng, self.gyro_logs, size, cfg.exposure_s, cfg.focal_px, anchor=anchor
+            )
         if family is KernelFamily.FILE:
             k = self.file_kernels[int(rng.integers(len(self.file_kernels)))]
             return kmod.dihedral(k, int(rng.integers(8)))
@@ -198,14 +236,19 @@ class Degrader:
         principal: tuple[float, float],
         family: KernelFamily | None = None,
     ) -> np.ndarray:
-        """Blur a linear-light crop (margin included) with a random member of a family."""
+        """Blur a linear-light crop (margin included) with a random member of a family.
+
+        For the motion families (trajectory, linear, gyro, rotation, depth) the sharp target shows
+        the exposure instant of :meth:`sample_anchor`; by default the blur's centroid.
+        """
         family = family or self.sample_family(rng)
-        if family is KernelFamily.DEPTH:
-            return depth_blur(rng, lin, self.config.kernel_size)
         if family is KernelFamily.SHARP:
             return lin.copy()
+        anchor = self.sample_anchor(rng) if family in _MOTION else None
+        if family is KernelFamily.DEPTH:
+            return depth_blur(rng, lin, self.config.kernel_size, anchor=anchor)
         if family is not KernelFamily.ROTATION:
-            return convolve(lin, self.sample_kernel(rng, family))
+            return convolve(lin, self.sample_kernel(rng, family, anchor))
         cfg = self.config
         f = _log_uniform(rng, *cfg.focal_px)
         if self.gyro_logs:
@@ -216,7 +259,7 @@ class Degrader:
             rot = gyro_mod.synthetic_rotation_path(rng, f, cfg.kernel_size, cfg.max_roll_deg)
         # The margin bounds the blur; a random cap below it spreads strengths like the others.
         cap = (self.margin - 1) * rng.uniform(0.4, 1.0)
-        hs = gyro_mod.rotation_blur_path(rot, f, principal, lin.shape[:2], cap)
+        hs = gyro_mod.rotation_blur_path(rot, f, principal, lin.shape[:2], cap, anchor=anchor)
         return gyro_mod.blur_rotation_path(lin, hs)
 
     def __call__(

@@ -151,17 +151,19 @@ def gyro_kernel(
     size: int,
     exposure_s: tuple[float, float],
     focal_px: tuple[float, float],
+    anchor: float | None = None,
 ) -> np.ndarray:
     """A uniform kernel: the principal point's trajectory under a random gyro window.
 
     Focal length is log-uniform in ``focal_px``; a trajectory longer than the kernel is scaled to
-    fit (as if the focal length were shorter).
+    fit (as if the focal length were shorter). ``anchor``: see
+    :func:`~edge_deblur.data.kernels.rasterize_path`.
     """
     rot = random_gyro_window(rng, logs, exposure_s)
     f = float(np.exp(rng.uniform(np.log(focal_px[0]), np.log(focal_px[1]))))
     h = homographies(rot, f, (0.0, 0.0))
     path = _apply(h, np.zeros((1, 2)))[:, 0, :]
-    return rasterize_path(path, size)
+    return rasterize_path(path, size, anchor=anchor)
 
 
 def rotation_blur_path(
@@ -170,13 +172,16 @@ def rotation_blur_path(
     principal: tuple[float, float],
     crop_hw: tuple[int, int],
     max_shift: float,
+    anchor: float | None = None,
 ) -> np.ndarray:
     """Homographies for :func:`blur_rotation_path`, fitted to the crop.
 
     The path is scaled so that no crop corner moves farther than ``max_shift`` pixels from its mean
     position (the crop margin must cover that), re-centred so the crop centre's mean position is
     unchanged (the blurred image stays aligned with its target), and resampled to about one pose
-    per pixel of corner travel (no ghosting) with at most 64 poses.
+    per pixel of corner travel (no ghosting) with at most 64 poses. With ``anchor`` in [0, 1] the
+    crop centre instead stays where it is at that fraction of the exposure (the sharp target shows
+    that instant, as in :func:`~edge_deblur.data.kernels.rasterize_path`).
     """
     h_, w_ = crop_hw
     probe = np.array([[0, 0], [w_ - 1, 0], [0, h_ - 1], [w_ - 1, h_ - 1], [w_ / 2, h_ / 2]], float)
@@ -192,7 +197,15 @@ def rotation_blur_path(
     idx = np.linspace(0, len(rot) - 1, n)
     rot_n = np.stack([np.interp(idx, np.arange(len(rot)), rot[:, i]) for i in range(3)], axis=1)
     hs = homographies(rot_n, focal, principal)
-    shift = _apply(hs, probe[4:5]).mean(axis=0)[0] - probe[4]
+    centre = _apply(hs, probe[4:5])[:, 0]
+    if anchor is None:
+        ref = centre.mean(axis=0)
+    else:
+        if not 0.0 <= anchor <= 1.0:
+            raise ValueError(f"anchor must be in [0, 1], got {anchor}")
+        t_idx = np.arange(len(centre))
+        ref = np.array([np.interp(anchor * (len(centre) - 1), t_idx, centre[:, i]) for i in (0, 1)])
+    shift = ref - probe[4]
     t = np.array([[1, 0, -shift[0]], [0, 1, -shift[1]], [0, 0, 1.0]])
     return np.einsum("ij,njk->nik", t, hs)
 

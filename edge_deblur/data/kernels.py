@@ -1,7 +1,9 @@
 """Blur kernels: camera-shake trajectories, measured kernels from files, defocus and Gaussian.
 
 Every kernel is a float32 ``(k, k)`` array, non-negative, summing to 1, with its centre of mass
-on the centre pixel, so that blurring does not shift the image relative to its sharp target.
+on the centre pixel, so that blurring does not shift the image relative to its sharp target;
+motion-path kernels can instead put one instant of the exposure on the centre pixel (``anchor``,
+see :func:`rasterize_path` and :func:`gopro_anchor`), as the GoPro recipe does.
 Motion paths are rasterised with sub-pixel bilinear splatting: each path sample spreads its
 weight over the four pixels around it, which keeps short and diagonal blurs smooth.
 
@@ -25,16 +27,44 @@ _EXPOSURE_FRACTIONS = np.array([0.01, 0.1, 0.5, 1.0])
 _EXPOSURE_PROBS = np.array([0.05, 0.15, 0.35, 0.45])
 
 
-def rasterize_path(points: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.ndarray:
+def gopro_anchor(rng: np.random.Generator, frames: tuple[int, int] = (7, 13)) -> float:
+    """The instant, as a fraction of the exposure, that a GoPro-recipe pair's sharp frame shows.
+
+    The recipe (Nah et al. 2017, and the ``gopro_dev`` pairs) averages ``N`` consecutive 240 fps
+    frames and keeps frame ``N // 2`` (0-based) as the sharp target: for even ``N`` that is half
+    a frame after the middle of the exposure, ``(N // 2) / (N - 1)`` of the way along the path
+    (4/7 for ``N = 8``). ``N`` is drawn uniformly from ``frames``.
+    """
+    n = int(rng.integers(frames[0], frames[1] + 1))
+    return (n // 2) / (n - 1)
+
+
+def rasterize_path(
+    points: np.ndarray,
+    size: int,
+    weights: np.ndarray | None = None,
+    anchor: float | None = None,
+) -> np.ndarray:
     """Splat a sub-pixel path ``(N, 2)`` of ``(x, y)`` into a ``size`` x ``size`` kernel.
 
-    The path is moved so that its (weighted) centroid lands on the kernel centre. A path whose
-    extent does not fit in ``size - 2`` pixels is scaled down about its centroid to fit.
+    The path is moved so that its (weighted) centroid lands on the kernel centre, or, with
+    ``anchor`` in [0, 1], the point that fraction of the way along the (time-ordered) samples:
+    the sharp target then shows that instant of the exposure, and the blur is displaced from it
+    as much as the path's centroid is. A path whose extent (about that point) does not fit in
+    ``size - 2`` pixels is scaled down about it to fit.
     """
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     w = np.ones(len(pts)) if weights is None else np.asarray(weights, dtype=np.float64)
-    centroid = (pts * w[:, None]).sum(0) / w.sum()
-    rel = pts - centroid
+    if anchor is None:
+        ref = (pts * w[:, None]).sum(0) / w.sum()
+    else:
+        if not 0.0 <= anchor <= 1.0:
+            raise ValueError(f"anchor must be in [0, 1], got {anchor}")
+        pos = anchor * (len(pts) - 1)
+        i = min(int(np.floor(pos)), max(0, len(pts) - 2))
+        f = pos - i
+        ref = pts[i] if len(pts) == 1 else (1 - f) * pts[i] + f * pts[i + 1]
+    rel = pts - ref
     extent = float(np.abs(rel).max()) * 2.0 if len(rel) else 0.0
     limit = size - 3.0
     if extent > limit > 0:
@@ -107,38 +137,49 @@ def camera_shake_path(
     return np.stack([x.real, x.imag], axis=1)
 
 
-def trajectory_kernel(rng: np.random.Generator, size: int = 31) -> np.ndarray:
+def trajectory_kernel(
+    rng: np.random.Generator, size: int = 31, anchor: float | None = None
+) -> np.ndarray:
     """A random camera-shake kernel: a :func:`camera_shake_path` integrated over a random exposure.
 
     The path length is drawn in ``[0.5, 2.0] x (size - 3)`` pixels (shake paths curl, so their
     extent is shorter; longer ones are scaled to fit) and a random exposure fraction (1/100,
     1/10, 1/2 or all of it) is kept, so blurs range from nearly sharp to ``size`` pixels.
+    ``anchor``: see :func:`rasterize_path`.
     """
     length = (size - 3) * rng.uniform(0.5, 2.0)
     path = camera_shake_path(rng, length)
     frac = rng.choice(_EXPOSURE_FRACTIONS, p=_EXPOSURE_PROBS)
     keep = max(2, int(round(frac * len(path))))
-    return rasterize_path(path[:keep], size)
+    return rasterize_path(path[:keep], size, anchor=anchor)
 
 
 def linear_motion_kernel(
-    length: float, angle: float, size: int, bend: float = 0.0, accel: float = 0.0
+    length: float,
+    angle: float,
+    size: int,
+    bend: float = 0.0,
+    accel: float = 0.0,
+    anchor: float | None = None,
 ) -> np.ndarray:
     """A straight or gently curved motion streak of ``length`` pixels at ``angle`` (rad).
 
     Short exposures of walking, driving or moving objects (the GoPro recipe averages 30-50 ms)
     give nearly linear paths: ``bend`` bows the path sideways by that fraction of its length,
     ``accel`` in [-1, 1] makes the speed change along it (one end of the streak brighter).
+    ``anchor``: see :func:`rasterize_path` (the samples are evenly spaced in time).
     """
     t = np.linspace(-0.5, 0.5, max(16, int(4 * length)))
     along = length * (t + 0.5 * accel * (t**2 - 1 / 12))
     across = length * bend * (4 * t**2 - 1 / 3)
     ca, sa = np.cos(angle), np.sin(angle)
     pts = np.stack([along * ca - across * sa, along * sa + across * ca], axis=1)
-    return rasterize_path(pts, size)
+    return rasterize_path(pts, size, anchor=anchor)
 
 
-def random_linear_motion(rng: np.random.Generator, size: int) -> np.ndarray:
+def random_linear_motion(
+    rng: np.random.Generator, size: int, anchor: float | None = None
+) -> np.ndarray:
     """A :func:`linear_motion_kernel` in a random direction, 2 to ``size - 3`` pixels long.
 
     Lengths are skewed short (``2 + (size - 5) u**1.5``, mean about 40% of the range): most
@@ -150,6 +191,7 @@ def random_linear_motion(rng: np.random.Generator, size: int) -> np.ndarray:
         size,
         bend=rng.uniform(-0.15, 0.15),
         accel=rng.uniform(-0.8, 0.8),
+        anchor=anchor,
     )
 
 

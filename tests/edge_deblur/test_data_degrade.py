@@ -136,6 +136,34 @@ def test_sharp_family_leaves_the_crop_alone_but_still_adds_noise() -> None:
     assert BlurConfig().family_weights().get(KernelFamily.SHARP) is None  # off by default
 
 
+def _impulse_offsets(cfg: BlurConfig, family: KernelFamily, seeds: range) -> list[float]:
+    """How far the blurred spot of a single bright pixel lies from that pixel, per seed."""
+    deg = D.Degrader(cfg)
+    img = np.zeros((64, 64, 3), np.uint8)
+    img[32, 32] = 255
+    out = []
+    for seed in seeds:
+        b, s = deg(np.random.default_rng(seed), img, family=family)
+        b, s = b[..., 0].astype(float), s[..., 0].astype(float)
+        yy, xx = np.mgrid[0 : b.shape[0], 0 : b.shape[1]]
+        cb = np.array([(xx * b).sum(), (yy * b).sum()]) / b.sum()
+        cs = np.array([(xx * s).sum(), (yy * s).sum()]) / s.sum()
+        out.append(float(np.linalg.norm(cb - cs)))
+    return out
+
+
+@pytest.mark.parametrize("family", [KernelFamily.LINEAR, KernelFamily.TRAJECTORY])
+def test_gopro_anchor_moves_the_target_off_the_blur_centroid(family: KernelFamily) -> None:
+    # linear_light=False: the centroid of an 8-bit spot is then the kernel's own centroid.
+    base = {**ONLY, family.value: 1.0, **CLEAN, "linear_light": False, "kernel_size": 21}
+    centred = _impulse_offsets(BlurConfig(**base), family, range(12))
+    anchored = _impulse_offsets(BlurConfig(**base, gopro_anchor=1.0), family, range(12))
+    assert max(centred) < 0.3
+    assert sum(o > 0.3 for o in anchored) >= 3
+    # Off by default, and then the anchor draws nothing: the stream is the one it always was.
+    assert BlurConfig().gopro_anchor == 0.0
+
+
 def test_depth_blur_length_varies_across_the_crop() -> None:
     # A grid of bright dots: each dot's spread (RMS radius of its blurred spot) is the local blur.
     img = np.zeros((120, 120, 3), np.float32)
@@ -189,6 +217,7 @@ def test_gyro_and_file_weights_are_dropped_without_their_folders() -> None:
         ({"defocus": -1.0}, "blur weight defocus"),
         (ONLY, "at least one family"),
         ({"jpeg": 1.5}, "jpeg: expected a probability"),
+        ({"gopro_anchor": -0.1}, "gopro_anchor: expected a probability"),
         ({"exposure_s": (0.2, 0.1)}, "exposure_s"),
         ({"jpeg_quality": (50.0, 120.0)}, "jpeg_quality"),
     ],

@@ -73,6 +73,39 @@ def test_path_longer_than_the_kernel_is_scaled_to_fit() -> None:
     assert max(_support(k)) <= 15
 
 
+def test_anchor_puts_that_instant_of_the_path_on_the_centre() -> None:
+    # A uniform straight path of 14 px from x = 0 to 14: its centroid is x = 7; the GoPro
+    # recipe's sharp frame for N = 8 is 4/7 along it, x = 8, so the kernel's centroid sits 1 px
+    # before the centre (the blur lags the target by half a frame's motion).
+    pts = np.stack([np.linspace(0, 14, 281), np.zeros(281)], axis=1)
+    c = 10.0
+    cx, cy = _centroid(K.rasterize_path(pts, 21))
+    assert cx == pytest.approx(c, abs=0.05) and cy == pytest.approx(c, abs=0.05)
+    cx, cy = _centroid(K.rasterize_path(pts, 21, anchor=4 / 7))
+    assert cx == pytest.approx(c - 1.0, abs=0.05) and cy == pytest.approx(c, abs=0.05)
+    cx, _ = _centroid(K.rasterize_path(pts, 41, anchor=0.0))  # the start on the centre
+    assert cx == pytest.approx(20.0 + 7.0, abs=0.05)
+    # The extent about the anchor (2 x 14 px) must fit: in 21 px the path is scaled to 18 / 28.
+    cx, _ = _centroid(K.rasterize_path(pts, 21, anchor=0.0))
+    assert cx == pytest.approx(c + 7.0 * 18 / 28, abs=0.05)
+    # The same through the streak and trajectory kernels; time order matters, not geometry.
+    lin = K.linear_motion_kernel(14.0, 0.0, 21, anchor=4 / 7)
+    assert _centroid(lin)[0] == pytest.approx(c - 1.0, abs=0.1)
+    traj = K.trajectory_kernel(np.random.default_rng(3), 31, anchor=0.5)
+    assert abs(float(traj.sum()) - 1.0) < 1e-5
+    with pytest.raises(ValueError, match="anchor"):
+        K.rasterize_path(pts, 21, anchor=1.5)
+
+
+def test_gopro_anchor_is_the_centre_frame_of_n_averaged() -> None:
+    rng = np.random.default_rng(0)
+    assert K.gopro_anchor(rng, (8, 8)) == pytest.approx(4 / 7)
+    assert K.gopro_anchor(rng, (9, 9)) == pytest.approx(0.5)
+    assert K.gopro_anchor(rng, (10, 10)) == pytest.approx(5 / 9)
+    draws = {round(K.gopro_anchor(rng), 6) for _ in range(400)}
+    assert draws == {round((n // 2) / (n - 1), 6) for n in range(7, 14)}
+
+
 def test_defocus_disk_has_its_diameter_and_is_symmetric() -> None:
     k = K.defocus_kernel(3.0, 15)
     _check_kernel(k, 15)
@@ -203,3 +236,23 @@ def test_in_plane_roll_blurs_corners_more_than_the_centre() -> None:
     q = np.einsum("nij,pj->npi", hs, corners)
     q = q[..., :2] / q[..., 2:]
     assert np.abs(q - q.mean(axis=0)).max() <= 6.0 + 1e-6
+
+
+def test_rotation_anchor_keeps_the_centre_where_it_is_at_that_instant() -> None:
+    # Yaw at a constant rate: the crop centre moves along x. Without an anchor its mean position
+    # is unchanged; with one, its position at that fraction of the exposure is.
+    yaw = np.stack([np.zeros(32), np.linspace(0, 0.01, 32), np.zeros(32)], axis=1)
+    centre = np.array([48.0, 48.0, 1.0])
+
+    def track(hs: np.ndarray) -> np.ndarray:
+        q = hs @ centre
+        return q[:, :2] / q[:, 2:]
+
+    mean_hs = G.rotation_blur_path(yaw, 500.0, (48.0, 48.0), (96, 96), max_shift=6.0)
+    t = track(mean_hs)
+    np.testing.assert_allclose(t.mean(axis=0), centre[:2], atol=1e-6)
+    assert np.ptp(t[:, 0]) > 3.0  # it does move
+    hs = G.rotation_blur_path(yaw, 500.0, (48.0, 48.0), (96, 96), 6.0, anchor=0.0)
+    t0 = track(hs)
+    np.testing.assert_allclose(t0[0], centre[:2], atol=1e-6)
+    assert abs(t0.mean(axis=0)[0] - centre[0]) > 1.0
