@@ -181,7 +181,10 @@ def rotation_blur_path(
     unchanged (the blurred image stays aligned with its target), and resampled to about one pose
     per pixel of corner travel (no ghosting) with at most 64 poses. With ``anchor`` in [0, 1] the
     crop centre instead stays where it is at that fraction of the exposure (the sharp target shows
-    that instant, as in :func:`~edge_deblur.data.kernels.rasterize_path`).
+    that instant, as in :func:`~edge_deblur.data.kernels.rasterize_path`). The ``max_shift``
+    bound stays about the mean position, which then lies off the crop's own place by the distance
+    from that instant's pose to the mean: mid-exposure anchors (the GoPro recipe's are 0.5-0.57)
+    keep that small, and beyond the margin the warp reads reflected borders.
     """
     h_, w_ = crop_hw
     probe = np.array([[0, 0], [w_ - 1, 0], [0, h_ - 1], [w_ - 1, h_ - 1], [w_ / 2, h_ / 2]], float)
