@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_deblur.data.kernels import camera_shake_path, rasterize_path
+from edge_deblur.data.kernels import camera_shake_path, point_at, rasterize_path
 from runtime.errors import InputError, expected
 
 
@@ -201,13 +201,7 @@ def rotation_blur_path(
     rot_n = np.stack([np.interp(idx, np.arange(len(rot)), rot[:, i]) for i in range(3)], axis=1)
     hs = homographies(rot_n, focal, principal)
     centre = _apply(hs, probe[4:5])[:, 0]
-    if anchor is None:
-        ref = centre.mean(axis=0)
-    else:
-        if not 0.0 <= anchor <= 1.0:
-            raise ValueError(f"anchor must be in [0, 1], got {anchor}")
-        t_idx = np.arange(len(centre))
-        ref = np.array([np.interp(anchor * (len(centre) - 1), t_idx, centre[:, i]) for i in (0, 1)])
+    ref = centre.mean(axis=0) if anchor is None else point_at(centre, anchor)
     shift = ref - probe[4]
     t = np.array([[1, 0, -shift[0]], [0, 1, -shift[1]], [0, 0, 1.0]])
     return np.einsum("ij,njk->nik", t, hs)

@@ -39,6 +39,18 @@ def gopro_anchor(rng: np.random.Generator, frames: tuple[int, int] = (7, 13)) ->
     return (n // 2) / (n - 1)
 
 
+def point_at(points: np.ndarray, anchor: float) -> np.ndarray:
+    """The point ``anchor`` in [0, 1] of the way along time-ordered samples ``(N, 2)``, linearly
+    interpolated between the two samples around it."""
+    if not 0.0 <= anchor <= 1.0:
+        raise ValueError(f"anchor must be in [0, 1], got {anchor}")
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    pos = anchor * (len(pts) - 1)
+    i = min(int(np.floor(pos)), max(0, len(pts) - 2))
+    f = pos - i
+    return pts[i] if len(pts) == 1 else (1 - f) * pts[i] + f * pts[i + 1]
+
+
 def rasterize_path(
     points: np.ndarray,
     size: int,
@@ -55,15 +67,7 @@ def rasterize_path(
     """
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     w = np.ones(len(pts)) if weights is None else np.asarray(weights, dtype=np.float64)
-    if anchor is None:
-        ref = (pts * w[:, None]).sum(0) / w.sum()
-    else:
-        if not 0.0 <= anchor <= 1.0:
-            raise ValueError(f"anchor must be in [0, 1], got {anchor}")
-        pos = anchor * (len(pts) - 1)
-        i = min(int(np.floor(pos)), max(0, len(pts) - 2))
-        f = pos - i
-        ref = pts[i] if len(pts) == 1 else (1 - f) * pts[i] + f * pts[i + 1]
+    ref = (pts * w[:, None]).sum(0) / w.sum() if anchor is None else point_at(pts, anchor)
     rel = pts - ref
     extent = float(np.abs(rel).max()) * 2.0 if len(rel) else 0.0
     limit = size - 3.0
