@@ -33,7 +33,7 @@ class ModelFacts:
     pad_multiple: int
     macs_per_invoke: int | None
     macs_per_pixel: float | None
-    ops: tuple[tuple[str, int], ...] = ()
+    ops: tuple[tuple[str, int, int], ...] = ()  # (builtin name, MACs, op version; 0 unknown)
     param_bytes: int | None = None
     gzip_bytes: int | None = None
     metadata: dict = field(default_factory=dict, compare=False)
@@ -137,11 +137,13 @@ def describe(path: str | Path, device: str = "cpu") -> ModelFacts:
     in_dtype = np.dtype(inp["dtype"]).name
     info = _inspect(p)
     macs_invoke = None
-    ops: tuple[tuple[str, int], ...] = ()
+    ops: tuple[tuple[str, int, int], ...] = ()
     param_bytes = None
     if info is not None:
         param_bytes = info.parameter_bytes
-        ops = tuple((str(o.name), int(o.macs)) for o in info.operators if o.subgraph == 0)
+        ops = tuple(
+            (str(o.name), int(o.macs), int(o.version)) for o in info.operators if o.subgraph == 0
+        )
         if info.static_shapes and not dynamic:
             macs_invoke = info.total_macs
     mpp_counted = None
@@ -178,9 +180,12 @@ def _gzip_size(path: Path) -> int:
     return len(gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
 
 
-def _dynamic_ops(path: Path, side: int = 256) -> tuple[tuple[tuple[str, int], ...], float | None]:
+def _dynamic_ops(
+    path: Path, side: int = 256
+) -> tuple[tuple[tuple[str, int, int], ...], float | None]:
     """Ops and MACs per pixel of a dynamic-size model, counted from the shapes the interpreter
-    allocates for a ``side x side`` frame (the flatbuffer only holds 1x1 placeholder shapes)."""
+    allocates for a ``side x side`` frame (the flatbuffer only holds 1x1 placeholder shapes; the
+    interpreter does not give op versions: 0, unknown)."""
     from runtime.interpreter import backend
     from runtime.model_file import op_macs
 
@@ -205,8 +210,8 @@ def _dynamic_ops(path: Path, side: int = 256) -> tuple[tuple[tuple[str, int], ..
         for op in it._get_ops_details():
             ins = [shapes.get(int(i), ()) for i in op["inputs"] if int(i) >= 0]
             outs = [shapes.get(int(i), ()) for i in op["outputs"] if int(i) >= 0]
-            ops.append((str(op["op_name"]), int(op_macs(str(op["op_name"]), ins, outs))))
+            ops.append((str(op["op_name"]), int(op_macs(str(op["op_name"]), ins, outs)), 0))
     except (RuntimeError, ValueError, AttributeError, KeyError):
         return (), None
-    total = sum(m for _, m in ops)
+    total = sum(m for _, m, _ in ops)
     return tuple(ops), (total / (side * side) if total else None)

@@ -25,7 +25,7 @@ use the ends of the profile's throughput ranges.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.report import Projection
@@ -55,6 +55,9 @@ class DeviceProfile:
     host_int8_gmacs_range: tuple[float, float] | None = None
     onchip_param_bytes: int | None = None
     edgetpu_ops: tuple[str, ...] = ()
+    # Newest op version the Edge TPU compiler parses, for ops it takes only up to a version: a
+    # newer one makes it reject the whole model (compiler 16.0 and TRANSPOSE_CONV v4).
+    edgetpu_max_versions: dict[str, int] = field(default_factory=dict)
     float_penalty: float | None = None
 
     def __post_init__(self) -> None:
@@ -72,6 +75,19 @@ class DeviceProfile:
             )
         if not self.sources:
             raise InputError(expected(f"{where} sources", "at least one source", "none"))
+        limits = self.edgetpu_max_versions
+        if (
+            not isinstance(limits, dict)
+            or not set(limits) <= set(self.edgetpu_ops)
+            or any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in limits.values())
+        ):
+            raise InputError(
+                expected(
+                    f"{where} edgetpu_max_versions",
+                    "op names from edgetpu_ops mapped to versions >= 1",
+                    self.edgetpu_max_versions,
+                )
+            )
         if self.float_penalty is not None and self.float_penalty <= 0:
             raise InputError(expected(f"{where} float_penalty", "a ratio > 0", self.float_penalty))
 
@@ -142,12 +158,19 @@ class HostFigures:
     host_work_ms: float
     host_gmacs_per_thread: float | None
     fixed_input: bool
-    ops: tuple[tuple[str, int], ...] = ()
+    ops: tuple[tuple[str, int, int], ...] = ()  # (builtin name, MACs, op version; 0 unknown)
     param_bytes: int | None = None
     host_float_penalty: float | None = None
 
 
 FLOAT_VARIANTS = ("fp32", "fp16", "dynamic")
+
+
+def _too_new(profile: DeviceProfile, op: str, version: int) -> bool:
+    """Whether the Edge TPU compiler fails to parse ``op`` at ``version`` (0: unknown, taken as
+    parsable): the compiler then rejects the whole model."""
+    limit = profile.edgetpu_max_versions.get(op)
+    return limit is not None and version > limit
 
 
 def _ms(macs: float, gmacs: float) -> float:
@@ -200,17 +223,28 @@ def project(profile: DeviceProfile, host: HostFigures) -> Projection:
             notes.append(f"{why}: the Edge TPU cannot run it, all on the host CPU")
             tpu_macs, cpu_macs = 0.0, macs
         else:
-            total_ops = sum(m for _, m in host.ops)
+            total_ops = sum(m for _, m, _ in host.ops)
+            too_new = next(
+                (i for i, (op, _, v) in enumerate(host.ops) if _too_new(profile, op, v)), None
+            )
             first_bad = next(
-                (i for i, (op, _) in enumerate(host.ops) if op not in profile.edgetpu_ops), None
+                (i for i, (op, _, _) in enumerate(host.ops) if op not in profile.edgetpu_ops), None
             )
             if not host.ops or total_ops <= 0:
                 notes.append("op list unknown: assumed every op maps to the Edge TPU")
                 tpu_share = 1.0
+            elif too_new is not None:
+                op, _, version = host.ops[too_new]
+                notes.append(
+                    f"op {too_new} ({op} v{version}) is newer than the Edge TPU compiler parses "
+                    f"(v{profile.edgetpu_max_versions[op]}): it rejects the model, all on the "
+                    "host CPU"
+                )
+                tpu_share = 0.0
             elif first_bad is None:
                 tpu_share = 1.0
             else:
-                before = sum(m for _, m in host.ops[:first_bad])
+                before = sum(m for _, m, _ in host.ops[:first_bad])
                 tpu_share = before / total_ops
                 notes.append(
                     f"op {first_bad} ({host.ops[first_bad][0]}) is not an Edge TPU op: it and "

@@ -92,8 +92,8 @@ def test_projection_without_macs_says_so():
     assert p.ms is None and "MACs unknown" in p.notes[0]
 
 
-def _tpu() -> DeviceProfile:
-    return _cpu(
+def _tpu(**kw) -> DeviceProfile:
+    base = dict(
         kind="edgetpu",
         int8_gmacs=100.0,
         int8_gmacs_range=(100.0, 200.0),
@@ -103,30 +103,81 @@ def _tpu() -> DeviceProfile:
         invoke_overhead_ms=0.0,
         edgetpu_ops=("CONV_2D", "ADD", "QUANTIZE"),
     )
+    base.update(kw)
+    return _cpu(**base)
 
 
 def test_edgetpu_runs_every_op_after_the_first_unsupported_one_on_the_host():
-    ops = (("QUANTIZE", 0), ("CONV_2D", 600), ("TRANSPOSE_CONV", 300), ("CONV_2D", 100))
+    ops = (("QUANTIZE", 0, 1), ("CONV_2D", 600, 3), ("MIRROR_PAD", 300, 1), ("CONV_2D", 100, 3))
     p = project(_tpu(), _host(ops=ops, host_work_ms=0.0, efficiency=1.0))
     assert p.accel_mac_share == pytest.approx(0.6)
     # 0.6e9 on the TPU at 100 G = 6 ms; 0.4e9 on the host at 10 G = 40 ms.
     assert p.ms == pytest.approx(46.0)
-    assert any("TRANSPOSE_CONV" in n for n in p.notes)
+    assert any("op 2 (MIRROR_PAD) is not an Edge TPU op" in n for n in p.notes)
 
 
 def test_edgetpu_maps_a_fully_supported_int8_model_entirely():
-    ops = (("CONV_2D", 900), ("ADD", 0))
+    ops = (("CONV_2D", 900, 3), ("ADD", 0, 1))
     p = project(_tpu(), _host(ops=ops, host_work_ms=0.0))
     assert p.accel_mac_share == 1.0
     assert p.ms == pytest.approx(10.0)
     assert p.ms_low == pytest.approx(5.0)
 
 
+def _tpu_tc() -> DeviceProfile:
+    return _tpu(
+        edgetpu_ops=("CONV_2D", "ADD", "QUANTIZE", "TRANSPOSE_CONV"),
+        edgetpu_max_versions={"TRANSPOSE_CONV": 3},
+    )
+
+
+@pytest.mark.parametrize("version", [2, 3, 0])
+def test_edgetpu_maps_an_op_up_to_the_version_its_compiler_parses(version):
+    ops = (("CONV_2D", 600, 3), ("TRANSPOSE_CONV", 300, version), ("ADD", 100, 1))
+    p = project(_tpu_tc(), _host(ops=ops, host_work_ms=0.0, efficiency=1.0))
+    assert p.accel_mac_share == 1.0 and p.ms == pytest.approx(10.0)
+    assert not p.notes
+
+
+def test_edgetpu_op_newer_than_the_compiler_parses_puts_the_whole_model_on_the_host():
+    # Compiler 16.0 cannot parse TRANSPOSE_CONV v4 and rejects the model, not only that op.
+    ops = (("CONV_2D", 600, 3), ("TRANSPOSE_CONV", 300, 4), ("ADD", 100, 1))
+    p = project(_tpu_tc(), _host(ops=ops, host_work_ms=0.0, efficiency=1.0))
+    assert p.accel_mac_share == 0.0
+    assert p.ms == pytest.approx(100.0)  # all 1e9 MACs on the 10 G host
+    assert "op 1 (TRANSPOSE_CONV v4) is newer than the Edge TPU compiler parses (v3)" in p.notes[0]
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [{"MIRROR_PAD": 1}, {"TRANSPOSE_CONV": 0}, {"TRANSPOSE_CONV": "3"}, ["TRANSPOSE_CONV"]],
+)
+def test_profile_validation_rejects_bad_version_limits(limits):
+    with pytest.raises(InputError, match="edgetpu_max_versions"):
+        _tpu(edgetpu_ops=("CONV_2D", "TRANSPOSE_CONV"), edgetpu_max_versions=limits)
+
+
+def test_bundled_coral_profiles_agree_with_the_converters_op_table():
+    # The bench cannot import converters (one-way layering), so each profile keeps its own op list;
+    # it must never map an op or an op version that `convert`'s Edge TPU check refuses.
+    import yaml
+
+    table_path = Path(__file__).parents[2] / "converters" / "edgetpu_ops.yaml"
+    table = yaml.safe_load(table_path.read_text())["ops"]
+    limits = {op: e["max_version"] for op, e in table.items() if "max_version" in e}
+    for name in ("coral-usb", "coral-devboard"):
+        p = load_profile(name)
+        assert set(p.edgetpu_ops) <= set(table) | {"QUANTIZE", "DEQUANTIZE"}, name
+        assert p.edgetpu_max_versions == {op: v for op, v in limits.items() if op in p.edgetpu_ops}
+        assert p.edgetpu_max_versions == {"TRANSPOSE_CONV": 3}
+        assert "DEPTH_TO_SPACE" not in p.edgetpu_ops
+
+
 @pytest.mark.parametrize(
     "kw,why", [(dict(variant="fp32"), "not a full-int8"), (dict(fixed_input=False), "dynamic")]
 )
 def test_edgetpu_cannot_run_float_or_dynamic_models(kw, why):
-    p = project(_tpu(), _host(ops=(("CONV_2D", 1),), host_work_ms=0.0, efficiency=1.0, **kw))
+    p = project(_tpu(), _host(ops=(("CONV_2D", 1, 3),), host_work_ms=0.0, efficiency=1.0, **kw))
     assert p.accel_mac_share == 0.0
     assert p.ms == pytest.approx(100.0)  # all 1e9 MACs on the 10 G host
     assert why in p.notes[0]
