@@ -39,6 +39,10 @@ class HostInfo:
     litert: str
     numpy: str
     load_avg: float | None = None
+    # The CPU's int8 dot-product instructions (x86 VNNI, Arm dotprod / i8mm), "" when none. They
+    # speed up dense int8 convolutions far more than memory-bound ops, so they move a model's
+    # efficiency against the reference net (benchmarks/SCHEMA.md, "Projection model").
+    int8_dot: str = ""
 
 
 @dataclass(frozen=True)
@@ -264,6 +268,15 @@ def _load_line(h: HostInfo) -> str:
     return f"- 1-minute load average at the end: {h.load_avg:.2f} on {h.cpu_count} CPUs{note}"
 
 
+def _dot_line(h: HostInfo) -> str:
+    found = h.int8_dot or "none found"
+    return (
+        f"- int8 dot-product instructions: {found} (the Raspberry Pi 4's Cortex-A72 has none, the "
+        "Pi 5's Cortex-A76 has dotprod: efficiency measured on a host unlike the board carries "
+        "over less well)"
+    )
+
+
 def to_markdown(report: Report) -> str:
     """The human report: host, reference, latency, quality, projections, failures, plots."""
     h = report.host
@@ -276,6 +289,7 @@ def to_markdown(report: Report) -> str:
         f"- machine: {h.label} ({h.hostname}: {h.processor or h.machine}, {h.cpu_count} CPUs, "
         f"{h.os}; Python {h.python}, LiteRT {h.litert})",
         _load_line(h),
+        _dot_line(h),
         f"- frame sizes {', '.join(s.get('sizes', []))}; threads "
         f"{', '.join(str(t) for t in s.get('threads', []))}; device {s.get('device', 'cpu')}; "
         f"min time {s.get('min_time_s')} s per row; pairs: {s.get('pairs') or 'none'}",

@@ -114,13 +114,19 @@ def host_info(label: str) -> HostInfo:
     """Describe this machine (CPU model from /proc/cpuinfo where there is one)."""
     import os
 
-    proc = platform.processor()
+    proc, flags = platform.processor(), []
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.lower().startswith(("model name", "hardware", "model\t")):
-                    proc = line.split(":", 1)[1].strip()
-                    break
+            text = f.read()
+        proc = cpuinfo_processor(text) or proc
+        flags = next(
+            (
+                ln.split(":", 1)[1].split()
+                for ln in text.splitlines()
+                if ln.lower().startswith(("flags", "features"))
+            ),
+            [],
+        )
     except OSError:
         pass
     try:
@@ -144,7 +150,33 @@ def host_info(label: str) -> HostInfo:
         litert=litert,
         numpy=np.__version__,
         load_avg=load,
+        int8_dot=int8_dot_extensions(flags),
     )
+
+
+def cpuinfo_processor(text: str) -> str:
+    """The CPU's name in /proc/cpuinfo text: ``model name`` (x86, most Arm), else a Pi's ``Model``
+    line, else ``Hardware``; "" when none. (x86's ``model`` line is a number, not a name.)"""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and value.strip():
+            fields.setdefault(key.strip().lower(), value.strip())
+    for key in ("model name", "model", "hardware"):
+        value = fields.get(key, "")
+        if value and not value.isdigit():
+            return value
+    return ""
+
+
+# CPU flags (/proc/cpuinfo "flags" on x86, "Features" on Arm) of int8 dot-product instructions.
+INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm", "sve2")
+
+
+def int8_dot_extensions(flags: list[str]) -> str:
+    """The int8 dot-product extensions among a CPU's flags, comma-separated ("" when none)."""
+    have = set(flags)
+    return ", ".join(f for f in INT8_DOT_FLAGS if f in have)
 
 
 def _one_line(err: BaseException) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +30,9 @@ from runtime.errors import EdgeDeblurError  # noqa: E402
 from runtime.io import atomic_write, check_output  # noqa: E402
 
 PROFILES = ("rpi4", "rpi5", "coral-usb")
+
+
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "speed_repeat"
 
 
 def one_run(model: str, size: tuple[int, int], threads: int) -> dict:
@@ -65,7 +67,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--target", type=float, default=15.0, help="FPS target on --target-profile")
     ap.add_argument("--target-profile", default="rpi4")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "speed_repeat")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--force", action="store_true", help="overwrite existing results")
     a = ap.parse_args()
     md, js = a.out.with_suffix(".md"), a.out.with_suffix(".json")
@@ -94,9 +96,14 @@ def main() -> int:
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     cmd = (
         f"python benchmarks/scripts/speed_repeat.py --model {a.model} --size {a.size} "
-        f"--threads {a.threads} --runs {a.runs}" + (" --force" if a.force else "")
+        f"--threads {a.threads} --runs {a.runs}"
+        + (f" --out {a.out}" if a.out != DEFAULT_OUT else "")
+        + (" --force" if a.force else "")
     )
-    host = f"{platform.machine()}, {platform.processor() or platform.system()}"
+    from benchmarks.run import host_info
+
+    h = host_info("this host")
+    host = f"{h.machine}, {h.processor}, int8 dot-product: {h.int8_dot or 'none'}"
     lines = [
         f"# Run-to-run spread of the board projection: `{a.model}` at {a.size}, "
         f"{a.threads} threads",

@@ -103,3 +103,47 @@ def test_markdown_warns_when_the_machine_was_busy(make_report):
     assert "busy, timings are noisy" in to_markdown(busy)
     calm = replace(r, host=replace(r.host, load_avg=0.5))
     assert "busy" not in to_markdown(calm) and "0.50 on 2 CPUs" in to_markdown(calm)
+
+
+def test_markdown_names_the_hosts_int8_dot_product_instructions(make_report):
+    r = make_report()
+    vnni = replace(r, host=replace(r.host, int8_dot="avx512_vnni, avx_vnni"))
+    assert "int8 dot-product instructions: avx512_vnni, avx_vnni" in to_markdown(vnni)
+    assert "int8 dot-product instructions: none found" in to_markdown(r)
+    # Reports written before the field existed still load.
+    data = json.loads(to_json(r))
+    del data["host"]["int8_dot"]
+    assert from_dict(data).host.int8_dot == ""
+
+
+X86 = """processor\t: 0
+vendor_id\t: AuthenticAMD
+model\t\t: 2
+model name\t: AMD EPYC 9B14
+flags\t\t: fpu sse2 avx2 avx512f avx512_vnni avx_vnni
+"""
+PI4 = """processor\t: 0
+BogoMIPS\t: 108.00
+Features\t: fp asimd evtstrm crc32 cpuid
+CPU part\t: 0xd08
+
+Hardware\t: BCM2835
+Model\t\t: Raspberry Pi 4 Model B Rev 1.4
+"""
+
+
+@pytest.mark.parametrize(
+    "text,name", [(X86, "AMD EPYC 9B14"), (PI4, "Raspberry Pi 4 Model B Rev 1.4"), ("", "")]
+)
+def test_cpuinfo_gives_the_cpu_name_not_the_numeric_model_line(text, name):
+    from benchmarks.run import cpuinfo_processor
+
+    assert cpuinfo_processor(text) == name
+
+
+def test_int8_dot_extensions_are_picked_from_the_flags():
+    from benchmarks.run import int8_dot_extensions
+
+    assert int8_dot_extensions("fpu avx2 avx512_vnni avx_vnni".split()) == "avx512_vnni, avx_vnni"
+    assert int8_dot_extensions("fp asimd asimddp i8mm".split()) == "asimddp, i8mm"
+    assert int8_dot_extensions("fp asimd evtstrm crc32".split()) == ""
