@@ -108,7 +108,8 @@ def eval_baselines(pairs: Path, train_scenes: list[str]) -> dict:
     return out
 
 
-def projections(models: list[str], threads: int) -> list[dict]:
+def projections(models: list[str], threads: int) -> tuple[list[dict], dict]:
+    """Latency rows (this host and the board projections) and the host they were measured on."""
     from benchmarks.run import BenchSettings, run_bench
 
     settings = BenchSettings(
@@ -148,7 +149,30 @@ def projections(models: list[str], threads: int) -> list[dict]:
                 "efficiency": m.efficiency,
             }
         )
-    return rows
+    h = report.host
+    ref = [x.gmacs for x in report.reference if x.precision == "int8" and x.threads == threads]
+    host = {
+        "processor": h.processor or h.machine,
+        "cpus": h.cpu_count,
+        "int8_dot": h.int8_dot,
+        "ref_int8_gmacs": round(ref[0], 1) if ref else None,
+    }
+    return rows, host
+
+
+def host_line(host: dict | None) -> str:
+    """Which machine the speed figures come from, and why that matters for the projections."""
+    if not host:
+        return ""
+    ref = host.get("ref_int8_gmacs")
+    return (
+        f"Host: {host['processor']}, {host['cpus']} CPUs, int8 dot-product instructions: "
+        f"{host.get('int8_dot') or 'none'}; reference int8 net {ref} G MAC/s. A model's efficiency "
+        "against that net is carried over to the board, and it depends on the host: dense int8 "
+        "convolutions gain far more from dot-product instructions (which the Pi 4 lacks) than "
+        "the memory-bound full-resolution ops of a narrow net do, so the same file projects "
+        "lower from such a host (README, 'Bundled models')."
+    )
 
 
 def main() -> int:
@@ -231,7 +255,7 @@ def _run(a: argparse.Namespace) -> int:
     result["baselines"] = eval_baselines(a.pairs, a.train_scenes)
     if not a.no_bench:
         print("model_quality: latency and projections", file=sys.stderr)
-        result["latency"] = projections([str(p) for p in paths.values()], a.threads)
+        result["latency"], result["host"] = projections([str(p) for p in paths.values()], a.threads)
         for row in result["latency"]:
             row["model"] = next(
                 (n for n, p in paths.items() if p.stem == row["model"]), row["model"]
@@ -375,6 +399,8 @@ def render_card(r: dict, entries: dict) -> str:
             "estimates, not measurements on a board.",
             "",
         ]
+        if r.get("host"):
+            lines += [host_line(r["host"]), ""]
         where = list(dict.fromkeys(row["profile"] for row in r["latency"]))
         lines.append("| model | size | " + " | ".join(where) + " |")
         lines.append("|---|---|" + "---|" * len(where))
@@ -543,6 +569,7 @@ def render(r: dict) -> str:
             "",
             "## Latency: measured on this host, projected for the boards",
             "",
+            *([host_line(r["host"]), ""] if r.get("host") else []),
             "| model | size | where | ms | FPS | label |",
             "|---|---|---|---|---|---|",
         ]

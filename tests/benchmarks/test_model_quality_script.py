@@ -87,3 +87,35 @@ def test_strength_zero_scores_the_input_and_drops_the_targets(mq, tmp_path, monk
     card = tmp_path / "card.md"
     assert _main(mq, monkeypatch, *args, "--out", tmp_path / "b", "--card", card) == 2
     assert not card.exists()
+
+
+def test_speed_tables_name_the_host_and_its_int8_dot_product_instructions(
+    mq, tmp_path, monkeypatch
+):
+    pairs = make_pairs(tmp_path / "pairs", n=2, size=(64, 96))
+    out = tmp_path / "mq"
+    args = ["--pairs", pairs, "--models", "default", "--no-bench"]
+    assert _main(mq, monkeypatch, *args, "--out", out) == 0
+    r = json.loads(out.with_suffix(".json").read_text())
+    assert "host" not in r and "Host:" not in mq.render(r)  # no bench, no host line
+    (name,) = r["models"]
+    r["latency"] = [
+        {
+            "model": name,
+            "size": "640x480",
+            "profile": "rpi4",
+            "ms": 50.0,
+            "fps": 20.0,
+            "label": "projected for rpi4",
+        },
+    ]
+    r["host"] = {
+        "processor": "AMD EPYC",
+        "cpus": 2,
+        "int8_dot": "avx512_vnni",
+        "ref_int8_gmacs": 112.9,
+    }
+    md = mq.render(r)
+    latency = md[md.index("## Latency") :]
+    assert "Host: AMD EPYC, 2 CPUs, int8 dot-product instructions: avx512_vnni" in latency
+    assert "reference int8 net 112.9 G MAC/s" in latency
