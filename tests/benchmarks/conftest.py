@@ -22,6 +22,17 @@ from benchmarks.report import (
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+SCRIPTS = Path(__file__).resolve().parents[2] / "benchmarks" / "scripts"
+
+
+def load_script(name: str):
+    """Import ``benchmarks/scripts/NAME.py`` (scripts are not a package) as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 @pytest.fixture(scope="session")

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.benchmarks.conftest import make_pairs
-
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "scripts" / "model_quality.py"
+from tests.benchmarks.conftest import load_script, make_pairs
 
 
 @pytest.fixture(scope="module")
 def mq():
-    spec = importlib.util.spec_from_file_location("model_quality", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("model_quality")
 
 
 def _main(mq, monkeypatch, *args: str) -> int:
