@@ -10,6 +10,9 @@
 # cnn-lite trains at 5.2 steps/s alone (20,000 steps, about 65 min), ~2.7 steps/s with a second
 # job beside it; cnn-tiny's 10,000 steps took 64 min beside cnn-lite. QAT + int8 conversion +
 # validation: about 3-4 min per model, fp32 under 1 min.
+# On a 2-core AVX-512 host (stop 16) training is 3-5x faster: cnn-faster-lc's recipe at 16-18
+# steps/s beside a second run (16,000 steps in 15-18 min), the 5x wider cnn-wide experiment at 21
+# steps/s (16,000 steps in 13 min); an int8 conversion about 2-4 min.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ED=${ED:-.venv/bin/edge-deblur}

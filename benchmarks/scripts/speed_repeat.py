@@ -134,7 +134,11 @@ def main() -> int:
     lines += [
         "",
         f"Target: >= {a.target:g} FPS projected on `{a.target_profile}` in every run: "
-        + ("**met** (projected)." if met else "**NOT met** in every run."),
+        + (
+            "**met** (projected)."
+            if met
+            else f"**NOT met** (projected; lowest run {summary[a.target_profile]['min']:.1f} FPS)."
+        ),
         "",
     ]
     payload = {
