@@ -165,14 +165,18 @@ def host_line(host: dict | None) -> str:
     if not host:
         return ""
     ref = host.get("ref_int8_gmacs")
-    return (
+    line = (
         f"Host: {host['processor']}, {host['cpus']} CPUs, int8 dot-product instructions: "
         f"{host.get('int8_dot') or 'none'}; reference int8 net {ref} G MAC/s. A model's efficiency "
-        "against that net is carried over to the board, and it depends on the host: dense int8 "
-        "convolutions gain far more from dot-product instructions (which the Pi 4 lacks) than "
-        "the memory-bound full-resolution ops of a narrow net do, so the same file projects "
-        "lower from such a host (README, 'Bundled models')."
+        "against that net is carried over to the board, and it depends on the host."
     )
+    if host.get("int8_dot"):
+        line += (
+            " Dense int8 convolutions gain far more from dot-product instructions (which the Pi 4 "
+            "lacks) than the memory-bound full-resolution ops of a narrow net do, so the same file "
+            "projects lower from such a host (README, 'Bundled models')."
+        )
+    return line
 
 
 def main() -> int:
