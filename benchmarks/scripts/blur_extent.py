@@ -81,7 +81,7 @@ def streaks(lengths: list[float]) -> list[tuple[float, float, np.ndarray | None]
 
 def fit_pair(blur: np.ndarray, sharp: np.ndarray, kernels: list, crop: int) -> dict:
     """Fitted straight-blur length of each crop of one pair (grey, linear light)."""
-    import cv2
+    from edge_deblur.data.degrade import convolve  # the training blur's own convolution
 
     b, s = _grey_linear(blur), _grey_linear(sharp)
     h, w = b.shape
@@ -101,9 +101,7 @@ def fit_pair(blur: np.ndarray, sharp: np.ndarray, kernels: list, crop: int) -> d
                 if k is None:
                     out = region[pad : pad + crop, pad : pad + crop]
                 else:
-                    k_flip = np.ascontiguousarray(k[::-1, ::-1])
-                    full = cv2.filter2D(region, -1, k_flip, borderType=cv2.BORDER_REFLECT101)
-                    out = full[pad : pad + crop, pad : pad + crop]
+                    out = convolve(region, k)[pad : pad + crop, pad : pad + crop]
                 mse = float(np.mean((out - target) ** 2))
                 if best is None or mse < best[0]:
                     best = (mse, length)
