@@ -62,20 +62,19 @@ def _grey_linear(rgb: np.ndarray) -> np.ndarray:
     return (lin @ np.array([0.2126, 0.7152, 0.0722], np.float32)).astype(np.float32)
 
 
-def streaks(lengths: list[float]) -> list[tuple[float, float, np.ndarray | None]]:
-    """(length, angle, kernel) for every length and direction; ``None`` for length 0."""
+def streaks(lengths: list[float]) -> list[tuple[float, np.ndarray | None]]:
+    """(length, kernel) for every length and direction; ``None`` for length 0."""
     from edge_deblur.data.kernels import linear_motion_kernel
 
     size = int(max(lengths)) + 5
     size += size % 2 == 0
-    out: list[tuple[float, float, np.ndarray | None]] = [(0.0, 0.0, None)]
+    out: list[tuple[float, np.ndarray | None]] = [(0.0, None)]
     for length in lengths:
         if length <= 0:
             continue
         for i in range(ANGLES):
-            angle = np.pi * i / ANGLES
-            k = linear_motion_kernel(length, angle, size).astype(np.float32)
-            out.append((float(length), float(angle), k))
+            k = linear_motion_kernel(length, np.pi * i / ANGLES, size).astype(np.float32)
+            out.append((float(length), k))
     return out
 
 
@@ -85,7 +84,7 @@ def fit_pair(blur: np.ndarray, sharp: np.ndarray, kernels: list, crop: int) -> d
 
     b, s = _grey_linear(blur), _grey_linear(sharp)
     h, w = b.shape
-    pad = max((k.shape[0] for _, _, k in kernels if k is not None), default=1) // 2 + 1
+    pad = max((k.shape[0] for _, k in kernels if k is not None), default=1) // 2 + 1
     ys = np.linspace(pad, h - crop - pad, max(1, (h - 2 * pad) // crop), dtype=int)
     xs = np.linspace(pad, w - crop - pad, max(1, (w - 2 * pad) // crop), dtype=int)
     if ys.min() < pad or xs.min() < pad:
@@ -97,7 +96,7 @@ def fit_pair(blur: np.ndarray, sharp: np.ndarray, kernels: list, crop: int) -> d
             target = b[y : y + crop, x : x + crop]
             region = s[y - pad : y + crop + pad, x - pad : x + crop + pad]
             best = None
-            for length, _angle, k in kernels:
+            for length, k in kernels:
                 if k is None:
                     out = region[pad : pad + crop, pad : pad + crop]
                 else:
