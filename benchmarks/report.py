@@ -384,10 +384,11 @@ def to_markdown(report: Report) -> str:
         rewritten = sorted({m.model for m in report.measurements if m.cpu_rewrites})
         if rewritten:
             parts += [
-                f"CPU runs of {', '.join(f'`{n}`' for n in rewritten)} replaced each 2x "
-                "RESIZE_NEAREST_NEIGHBOR with CONCATENATION + DEPTH_TO_SPACE in memory "
-                "(`runtime.cpu_graph`: bit-exact, delegated to XNNPACK); the files keep the "
-                "resize, which the Edge TPU maps.",
+                f"CPU runs of {', '.join(f'`{n}`' for n in rewritten)} ran the graph "
+                "`runtime.cpu_graph` rewrites in memory (bit-exact, delegated to XNNPACK): each "
+                "2x RESIZE_NEAREST_NEIGHBOR as CONCATENATION + DEPTH_TO_SPACE, each 2x2 stride-2 "
+                "TRANSPOSE_CONV as a 1x1 CONV_2D + DEPTH_TO_SPACE, and uint8 I/O as int8 (an XOR "
+                "in `runtime.quant`); the files keep their ops, which the Edge TPU maps.",
                 "",
             ]
     if report.quality:

@@ -110,7 +110,7 @@ class Engine:
         self.threads = threads
         self.device = str(device)
         self._data = data
-        self.interpreter = load_interpreter(data, threads=threads, device=device)
+        self.interpreter = load_interpreter(data, threads=threads, device=device, int8_io=True)
         self._check_io()
         meta = self.metadata or {}
         meta_overlap = meta.get("tile_overlap")
@@ -317,7 +317,7 @@ class Engine:
         from runtime.interpreter import Device
 
         on_cpu = str(getattr(self.device, "value", self.device)).lower() == Device.CPU.value
-        return graph_to_run(self._data, on_cpu).replaced
+        return graph_to_run(self._data, on_cpu, True).replaced
 
     def __repr__(self) -> str:
         size = "dynamic" if self.input_size is None else "x".join(map(str, self.input_size))

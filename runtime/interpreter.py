@@ -66,14 +66,20 @@ def backend() -> Backend:
 
 
 def load_interpreter(
-    model_content: bytes, threads: int = 2, device: str | Device = "cpu", rewrite: bool = True
+    model_content: bytes,
+    threads: int = 2,
+    device: str | Device = "cpu",
+    rewrite: bool = True,
+    int8_io: bool = False,
 ) -> Any:
     """Return an allocated interpreter for the ``.tflite`` bytes ``model_content``.
 
     ``device="edgetpu"`` loads the Edge TPU delegate and raises DeviceError when its library or the
     accelerator is absent. On CPU, XNNPACK runs with ``threads`` threads, on the graph as
-    :func:`runtime.cpu_graph.nearest_to_depth_to_space` rewrites it in memory (bit-exact, more of
-    it delegated; ``rewrite=False`` runs the file as it is).
+    :func:`runtime.cpu_graph.graph_to_run` rewrites it in memory (bit-exact, more of it
+    delegated; ``rewrite=False`` runs the file as it is). ``int8_io=True`` also lets that rewrite
+    turn uint8 graph I/O into int8 (for callers that encode through ``runtime.quant`` from the
+    interpreter's own tensor details, as ``Engine`` does).
     """
     if not isinstance(threads, int) or threads < 1:
         raise InputError(expected("--threads", "an integer >= 1", threads))
@@ -103,7 +109,7 @@ def load_interpreter(
     if rewrite:
         from runtime.cpu_graph import graph_to_run
 
-        content = graph_to_run(bytes(model_content), dev is Device.CPU).data
+        content = graph_to_run(bytes(model_content), dev is Device.CPU, int8_io).data
 
     def make(no_default_delegates: bool, content: bytes = model_content) -> Any:
         kwargs: dict[str, Any] = {"model_content": content, "num_threads": threads}

@@ -3,7 +3,10 @@
 Everything comes from the tensor's own ``(scale, zero_point)`` and the value range the model was
 trained on (metadata ``normalization.range``, default [0, 1]). Frames are uint8, so both directions
 are 256-entry lookup tables built once per tensor; when the table is the identity (uint8 I/O with
-scale 1/255 and zero point 0) frames pass straight through without any copy or float round trip.
+scale 1/255 and zero point 0) frames pass straight through without any copy or float round trip,
+and when it only flips each byte's top bit (int8 I/O with scale 1/255 and zero point -128, what
+``runtime.cpu_graph`` makes of a uint8-I/O model on the CPU) one XOR does it: about 0.02 ms for a
+640x480 frame where a NumPy table lookup takes about 1 ms on the development host.
 """
 
 from __future__ import annotations
@@ -27,11 +30,14 @@ class Codec:
     value_range: tuple[float, float]
     lut: np.ndarray | None  # 256 entries: pixel -> tensor value (input) / tensor value -> pixel
     identity: bool
+    sign_flip: bool = False  # the table is byte ^ 0x80 (uint8 pixels <-> int8 with zp -128)
 
     def encode(self, rgb: np.ndarray) -> np.ndarray:
         """uint8 pixels -> tensor values (same shape)."""
         if self.identity:
             return rgb
+        if self.sign_flip:
+            return np.bitwise_xor(rgb, np.uint8(0x80)).view(np.int8)
         if self.lut is not None:
             return self.lut[rgb]
         lo, hi = self.value_range
@@ -43,6 +49,8 @@ class Codec:
         """Tensor values -> uint8 pixels (rounded, clipped)."""
         if self.identity:
             return values
+        if self.sign_flip:
+            return np.bitwise_xor(values.view(np.uint8), np.uint8(0x80))
         if self.lut is not None:
             idx = values.view(np.uint8) if values.dtype == np.int8 else values
             return self.lut[idx]
@@ -80,7 +88,7 @@ def input_codec(
     real = lo + np.arange(256, dtype=np.float64) / 255.0 * (hi - lo)
     lut = np.clip(np.round(real / scale) + zero_point, qmin, qmax).astype(dt)
     identity = dt == np.uint8 and np.array_equal(lut, np.arange(256))
-    return Codec(dt, scale, zero_point, (lo, hi), lut, identity)
+    return Codec(dt, scale, zero_point, (lo, hi), lut, identity, _flips(dt, lut.view(np.uint8)))
 
 
 def output_codec(
@@ -100,7 +108,12 @@ def output_codec(
     real = scale * (raw - zero_point)
     lut = np.clip(np.round((real - lo) / (hi - lo) * 255.0), 0, 255).astype(np.uint8)
     identity = dt == np.uint8 and np.array_equal(lut, np.arange(256))
-    return Codec(dt, scale, zero_point, (lo, hi), lut, identity)
+    return Codec(dt, scale, zero_point, (lo, hi), lut, identity, _flips(dt, lut))
+
+
+def _flips(dt: np.dtype, table: np.ndarray) -> bool:
+    """True when an int8 tensor's 256-entry table (as raw bytes) is ``byte ^ 0x80``."""
+    return dt == np.int8 and np.array_equal(table, np.arange(256, dtype=np.uint8) ^ 0x80)
 
 
 def codecs_for(

@@ -1,12 +1,14 @@
-"""What the runtime's CPU rewrite (runtime.cpu_graph) buys on the bundled models (issue 6).
+"""What the runtime's CPU rewrites (runtime.cpu_graph) buy on the bundled models (issue 6).
 
 For every bundled ``.tflite`` (or the files given), loads two interpreters with the runtime's own
-loader, one on the file as it is (``rewrite=False``) and one on the graph the runtime runs on the
-CPU (2x nearest resizes as CONCATENATION + DEPTH_TO_SPACE), checks on random frames that both give
-the same bytes, and times ``invoke()`` in alternating rounds, so that a shared machine's drift
-falls on both alike. Writes ``OUT.md`` and ``OUT.json``: medians per invoke, measured on this
-host. The board figures in benchmarks/results/model_quality.md come from ``edge-deblur bench``,
-which runs the rewritten graph.
+loader, one on the file as it is (``rewrite=False``) and one on the graph the ``Engine`` runs on
+the CPU (2x nearest resizes as CONCATENATION + DEPTH_TO_SPACE, 2x2 stride-2 transposed
+convolutions as a 1x1 CONV_2D + DEPTH_TO_SPACE, uint8 I/O as int8), checks on random frames that
+both give the same pixels, and times one frame each (pixels in, ``runtime.quant`` encode,
+``invoke()``, decode, pixels out) in alternating rounds, so that a shared machine's drift falls
+on both alike. Writes ``OUT.md`` and ``OUT.json``: medians per frame, measured on this host. The
+board figures in benchmarks/results/model_quality.md come from ``edge-deblur bench``, which runs
+the rewritten graph.
 
     .venv/bin/python benchmarks/scripts/cpu_graph.py [MODEL ...] [--threads 2] [--rounds 40]
         [--out PATH] [--force]
@@ -29,42 +31,60 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from runtime.cpu_graph import graph_to_run  # noqa: E402
+from runtime.cpu_graph import (  # noqa: E402
+    graph_to_run,
+    nearest_to_depth_to_space,
+    transpose_conv_to_depth_to_space,
+    uint8_io_to_int8,
+)
 from runtime.errors import EdgeDeblurError  # noqa: E402
 from runtime.interpreter import load_interpreter  # noqa: E402
 from runtime.io import atomic_write, check_output  # noqa: E402
 from runtime.model_file import inspect_model, load_bytes  # noqa: E402
+from runtime.quant import codecs_for  # noqa: E402
 from runtime.zoo import list_models, resolve_model  # noqa: E402
 
 
 def _frame(info, seed: int) -> np.ndarray:
-    t = info.inputs[0]
-    rng = np.random.default_rng(seed)
-    if t.dtype == "float32":
-        return rng.random(t.shape, dtype=np.float32)
-    return rng.integers(0, 256, t.shape).astype(np.dtype(t.dtype))
+    """Random RGB pixels of the model's input size."""
+    return np.random.default_rng(seed).integers(0, 256, info.inputs[0].shape).astype(np.uint8)
+
+
+class _Runner:
+    """One interpreter driven the Engine's way: uint8 pixels -> encode -> invoke -> decode."""
+
+    def __init__(self, data: bytes, threads: int, rewrite: bool) -> None:
+        self.it = load_interpreter(data, threads=threads, rewrite=rewrite, int8_io=rewrite)
+        self.i, self.o = self.it.get_input_details()[0], self.it.get_output_details()[0]
+        self.enc, self.dec = codecs_for(self.i, self.o)
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        self.it.set_tensor(self.i["index"], self.enc.encode(pixels))
+        self.it.invoke()
+        return self.dec.decode(self.it.get_tensor(self.o["index"]))
 
 
 def measure(path: Path, threads: int, rounds: int) -> dict:
     data = load_bytes(path, name=f"model {str(path)!r}")
     info = inspect_model(data)
-    replaced = graph_to_run(data, True).replaced  # what the runtime runs on the CPU
-    its = {r: load_interpreter(data, threads=threads, rewrite=r) for r in (False, True)}
+    replaced = graph_to_run(data, True, True).replaced  # what the Engine runs on the CPU
+    kinds = {
+        "nearest": len(nearest_to_depth_to_space(data).replaced),
+        "transpose_conv": len(transpose_conv_to_depth_to_space(data).replaced),
+        "io": len(uint8_io_to_int8(data).replaced),
+    }
+    runs = {r: _Runner(data, threads, r) for r in (False, True)}
     exact = True
     for seed in range(3):
         x = _frame(info, seed)
-        outs = []
-        for it in its.values():
-            it.set_tensor(it.get_input_details()[0]["index"], x)
-            it.invoke()
-            outs.append(it.get_tensor(it.get_output_details()[0]["index"]).copy())
-        exact &= bool(np.array_equal(outs[0], outs[1]))
+        exact &= bool(np.array_equal(runs[False](x), runs[True](x)))
+    x = _frame(info, 3)
     times: dict[bool, list[float]] = {False: [], True: []}
     for k in range(rounds):
         order = (False, True) if k % 2 == 0 else (True, False)
         for r in order:
             t = time.perf_counter()
-            its[r].invoke()
+            runs[r](x)
             times[r].append((time.perf_counter() - t) * 1e3)
     file_ms, cpu_ms = (float(np.median(times[r])) for r in (False, True))
     h, w = info.inputs[0].shape[1:3]
@@ -72,6 +92,7 @@ def measure(path: Path, threads: int, rounds: int) -> dict:
         "model": path.stem,
         "input": f"{w}x{h}",
         "replaced": len(replaced),
+        "replaced_by_kind": kinds,
         "bit_exact": exact,
         "file_ms": round(file_ms, 2),
         "rewritten_ms": round(cpu_ms, 2),
@@ -106,26 +127,31 @@ def main() -> int:
     cmd = "python benchmarks/scripts/cpu_graph.py" + (" --force" if a.force else "")
     host = f"{platform.machine()}, {platform.processor() or platform.system()}, {a.threads} threads"
     lines = [
-        "# The runtime's CPU rewrite of nearest up-sampling (issue 6)",
+        "# The runtime's CPU graph rewrites (issue 6)",
         "",
-        f"Run {stamp}; command: `{cmd}`. Measured on this host ({host}); median `invoke()` of "
-        f"{a.rounds} alternating rounds per graph. `file`: the .tflite as written (its 2x "
-        "RESIZE_NEAREST_NEIGHBOR ops run outside XNNPACK); `rewritten`: the graph "
-        "`runtime.cpu_graph` makes in memory for CPU runs (CONCATENATION + DEPTH_TO_SPACE, "
-        "delegated). `bit exact`: the same output bytes on three random frames.",
+        f"Run {stamp}; command: `{cmd}`. Measured on this host ({host}); median time of one "
+        f"frame (uint8 pixels in, `runtime.quant` encode, `invoke()`, decode, pixels out) over "
+        f"{a.rounds} alternating rounds per graph. `file`: the .tflite as written; `rewritten`: "
+        "the graph `runtime.cpu_graph` makes in memory for the Engine's CPU runs: 2x "
+        "RESIZE_NEAREST_NEIGHBOR as CONCATENATION + DEPTH_TO_SPACE (`nearest`), a 2x2 stride-2 "
+        "TRANSPOSE_CONV as a 1x1 CONV_2D + DEPTH_TO_SPACE (`tconv`), and the uint8<->int8 "
+        "QUANTIZE at each end dropped for an XOR in `runtime.quant` (`io`). `bit exact`: the "
+        "same output pixels on three random frames.",
         "",
-        "| model | input | ops replaced | bit exact | file ms | rewritten ms | saving |",
-        "|---|---|---|---|---|---|---|",
+        "| model | input | nearest | tconv | io | bit exact | file ms | rewritten ms | saving |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        k = r["replaced_by_kind"]
         lines.append(
-            f"| {r['model']} | {r['input']} | {r['replaced']} | {'yes' if r['bit_exact'] else 'NO'}"
-            f" | {r['file_ms']:.2f} | {r['rewritten_ms']:.2f} | {100 * r['saving']:+.1f} % |"
+            f"| {r['model']} | {r['input']} | {k['nearest']} | {k['transpose_conv']} | {k['io']}"
+            f" | {'yes' if r['bit_exact'] else 'NO'} | {r['file_ms']:.2f} | "
+            f"{r['rewritten_ms']:.2f} | {100 * r['saving']:+.1f} % |"
         )
     lines += [
         "",
-        "A board was not measured: how much a Pi gains depends on how its builtin resize kernel "
-        "compares with XNNPACK there.",
+        "A board was not measured: how much a Pi gains depends on how its builtin kernels "
+        "(resize, transposed convolution, quantize) compare with XNNPACK and an XOR there.",
         "",
     ]
     payload = {

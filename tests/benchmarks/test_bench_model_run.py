@@ -174,11 +174,12 @@ def test_reference_script_rebuilds_the_committed_model_macs(tmp_path: Path):
     assert out.stat().st_size < 1_000_000
 
 
-def test_cpu_runs_report_the_in_memory_rewrite_of_nearest_resizes(int8_model):
+def test_cpu_runs_report_the_in_memory_rewrites(int8_model):
     from benchmarks.report import to_markdown
 
+    int8_io = Path(int8_model).with_name("int8_int8io_16.tflite")
     s = BenchSettings(
-        models=("cnn-tiny-int8", str(int8_model)),
+        models=("cnn-tiny-int8", str(int8_model), str(int8_io)),
         sizes=((480, 640),),
         threads=(1,),
         min_time_s=0.0,
@@ -189,11 +190,15 @@ def test_cpu_runs_report_the_in_memory_rewrite_of_nearest_resizes(int8_model):
     )
     r = run_bench(s)
     rows = {m.model: m for m in r.measurements}
-    assert rows["cnn-tiny-int8"].cpu_rewrites == 3  # its three decoder up-samplings
-    assert rows["int8_uint8io_16"].cpu_rewrites == 0  # no resize in it
+    # its three decoder up-samplings and the QUANTIZE at each end of its uint8 I/O
+    assert rows["cnn-tiny-int8"].cpu_rewrites == 5
+    assert rows["int8_uint8io_16"].cpu_rewrites == 2  # only the uint8 I/O
+    assert rows["int8_int8io_16"].cpu_rewrites == 0  # no resize, no transposed conv, int8 I/O
     md = to_markdown(r)
-    assert "`cnn-tiny-int8` replaced each 2x RESIZE_NEAREST_NEIGHBOR" in md
-    assert "int8_uint8io_16`" not in md.split("replaced each")[0].split("CPU runs of")[-1]
+    assert "ran the graph `runtime.cpu_graph` rewrites in memory" in md
+    rewritten = md.split("ran the graph")[0].split("CPU runs of")[-1]
+    assert "`cnn-tiny-int8`" in rewritten and "`int8_uint8io_16`" in rewritten
+    assert "int8_int8io_16" not in rewritten
 
 
 def test_row_efficiency_uses_the_reference_timed_around_that_row(int8_model):

@@ -1,4 +1,6 @@
-"""The CPU rewrite: 2x nearest up-sampling becomes CONCATENATION + DEPTH_TO_SPACE, bit for bit."""
+"""The CPU rewrites, bit for bit: 2x nearest up-sampling becomes CONCATENATION + DEPTH_TO_SPACE, a
+block-writing transposed convolution becomes a 1x1 CONV_2D + DEPTH_TO_SPACE, and (for the Engine)
+the uint8<->int8 QUANTIZE ops at the graph's ends go."""
 
 from __future__ import annotations
 
@@ -7,7 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime.cpu_graph import nearest_to_depth_to_space
+from runtime.cpu_graph import (
+    nearest_to_depth_to_space,
+    transpose_conv_to_depth_to_space,
+    uint8_io_to_int8,
+)
 from runtime.interpreter import load_interpreter
 from runtime.model_file import _require_schema, inspect_model, read_metadata, repack
 
@@ -125,9 +131,110 @@ def test_graph_to_run_rewrites_for_the_cpu_only_and_the_engine_reports_it():
     from runtime.engine import Engine
 
     data = (ZOO / "cnn-tiny-int8.tflite").read_bytes()
-    off_cpu = graph_to_run(data, False)
+    off_cpu = graph_to_run(data, False, True)
     assert off_cpu.data is data and off_cpu.replaced == ()
     on_cpu = graph_to_run(data, True)
     assert on_cpu.replaced == nearest_to_depth_to_space(data).replaced and len(on_cpu.replaced) == 3
     assert graph_to_run(data, True) is on_cpu  # one parse shared by the interpreter and the engine
-    assert Engine(ZOO / "cnn-tiny-int8.tflite", threads=1).cpu_rewrites == on_cpu.replaced
+    with_io = graph_to_run(data, True, True)
+    assert with_io.replaced[:3] == on_cpu.replaced and len(with_io.replaced) == 5  # + in, out
+    assert Engine(ZOO / "cnn-tiny-int8.tflite", threads=1).cpu_rewrites == with_io.replaced
+
+
+def _tconvs(schema, model):
+    sg = model.subgraphs[0]
+    for op in sg.operators:
+        if model.operatorCodes[op.opcodeIndex].builtinCode == schema.BuiltinOperator.TRANSPOSE_CONV:
+            yield sg, op
+
+
+@pytest.mark.parametrize("name", ["cnn-faster-lc-int8", "cnn-faster-lc-fp32"])
+def test_block_transpose_conv_becomes_conv_1x1_and_depth_to_space_bit_exact(name):
+    data = (ZOO / f"{name}.tflite").read_bytes()
+    out = transpose_conv_to_depth_to_space(data)
+    before, after = _ops(data), _ops(out.data)
+    assert before.count("TRANSPOSE_CONV") == 1 and "TRANSPOSE_CONV" not in after
+    assert len(out.replaced) == 1 and after.count("DEPTH_TO_SPACE") == 1
+    assert after.count("CONV_2D") == before.count("CONV_2D") + 1
+    assert read_metadata(out.data) == read_metadata(data)
+    info = inspect_model(out.data)
+    new_conv = next(op for op in info.operators if op.outputs[0].name.endswith("/blocks"))
+    assert new_conv.outputs[0].shape[-1] == 12  # 2x2 blocks of 3 channels
+    for seed in (0, 1):
+        x = _input(data, seed)
+        np.testing.assert_array_equal(_run(out.data, x, False), _run(data, x, False))
+    assert transpose_conv_to_depth_to_space(out.data).data is out.data  # nothing left to do
+
+
+def test_transpose_conv_whose_blocks_overlap_is_kept():
+    def stride_one(schema, model):
+        _, op = next(_tconvs(schema, model))
+        op.builtinOptions.strideH = op.builtinOptions.strideW = 1
+
+    data = _edited((ZOO / "cnn-faster-lc-int8.tflite").read_bytes(), stride_one)
+    out = transpose_conv_to_depth_to_space(data)
+    assert out.replaced == () and out.data is data
+
+
+def test_uint8_io_becomes_int8_and_only_the_top_bit_of_each_byte_changes():
+    data = (ZOO / "cnn-faster-lc-int8.tflite").read_bytes()
+    out = uint8_io_to_int8(data)
+    a, b = inspect_model(data), inspect_model(out.data)
+    assert _ops(data).count("QUANTIZE") == 2 and "QUANTIZE" not in _ops(out.data)
+    assert [t.dtype for t in a.inputs + a.outputs] == ["uint8", "uint8"]
+    assert [t.dtype for t in b.inputs + b.outputs] == ["int8", "int8"]
+    assert [t.name for t in b.inputs + b.outputs] == [t.name for t in a.inputs + a.outputs]
+    assert [t.quantization.zero_points for t in b.inputs + b.outputs] == [(-128,), (-128,)]
+    it = load_interpreter(out.data, threads=1, rewrite=False)
+    i, o = it.get_input_details()[0], it.get_output_details()[0]
+    assert i["dtype"] == np.int8 and o["dtype"] == np.int8
+    for seed in (0, 1):
+        x = _input(data, seed)
+        it.set_tensor(i["index"], (x ^ 0x80).view(np.int8))
+        it.invoke()
+        got = it.get_tensor(o["index"]).view(np.uint8) ^ 0x80
+        np.testing.assert_array_equal(got, _run(data, x, False))
+
+
+def test_quantize_that_rescales_is_kept():
+    def rescale_input(schema, model):
+        sg = model.subgraphs[0]
+        for op in sg.operators:
+            if model.operatorCodes[op.opcodeIndex].builtinCode == schema.BuiltinOperator.QUANTIZE:
+                q = sg.tensors[int(op.outputs[0])].quantization
+                q.scale = [float(q.scale[0]) * 2.0]
+                return
+
+    data = (ZOO / "cnn-faster-lc-int8.tflite").read_bytes()
+    edited = _edited(data, rescale_input)
+    out = uint8_io_to_int8(edited)
+    assert len(out.replaced) == 1  # the output's QUANTIZE only
+    assert [t.dtype for t in inspect_model(out.data).inputs] == ["uint8"]
+    assert [t.dtype for t in inspect_model(out.data).outputs] == ["int8"]
+
+
+def test_load_interpreter_changes_the_io_dtype_only_when_asked():
+    data = (ZOO / "cnn-faster-lc-int8.tflite").read_bytes()
+    plain = load_interpreter(data, threads=1)
+    assert plain.get_input_details()[0]["dtype"] == np.uint8
+    engine_way = load_interpreter(data, threads=1, int8_io=True)
+    assert engine_way.get_input_details()[0]["dtype"] == np.int8
+    as_file = load_interpreter(data, threads=1, int8_io=True, rewrite=False)
+    assert as_file.get_input_details()[0]["dtype"] == np.uint8
+
+
+def test_a_recurrent_model_keeps_its_io_types(temporal_model):
+    data = Path(temporal_model).read_bytes()
+    out = uint8_io_to_int8(data)
+    assert out.data is data and out.replaced == ()
+
+
+def test_the_engine_on_the_rewritten_graph_gives_the_pixels_of_the_file():
+    from runtime.engine import Engine
+
+    data = (ZOO / "cnn-faster-lc-int8.tflite").read_bytes()
+    eng = Engine(ZOO / "cnn-faster-lc-int8.tflite", threads=1)
+    assert len(eng.cpu_rewrites) == 5  # 2 resizes, the transposed conv, the 2 I/O QUANTIZE
+    assert eng.in_codec.sign_flip and eng.out_codec.sign_flip
+    frame = np.random.default_rng(5).integers(0, 256, (480, 640, 3)).astype(np.uint8)
+    np.testing.assert_array_equal(eng.process(frame), _run(data, frame[None], False)[0])

@@ -28,6 +28,24 @@ def test_int8_codec_round_trips_every_pixel_value():
     np.testing.assert_array_equal(dec.decode(q), PIXELS)
 
 
+def test_int8_with_zero_point_minus_128_is_one_xor_equal_to_the_table():
+    # What runtime.cpu_graph makes of a uint8-I/O model: int8, scale 1/255 (float32), zp -128.
+    s = float(np.float32(1 / 255))
+    enc, dec = input_codec(np.int8, s, -128), output_codec(np.int8, s, -128)
+    assert enc.sign_flip and dec.sign_flip and not enc.identity
+    frame = np.random.default_rng(0).integers(0, 256, (4, 6, 3)).astype(np.uint8)
+    q = enc.encode(frame)
+    assert q.dtype == np.int8
+    np.testing.assert_array_equal(q, enc.lut[frame])  # the XOR is the table, byte for byte
+    np.testing.assert_array_equal(q.astype(int), frame.astype(int) - 128)
+    np.testing.assert_array_equal(dec.decode(q), dec.lut[q.view(np.uint8)])
+    np.testing.assert_array_equal(dec.decode(q), frame)
+    # any other int8 parameters keep the table
+    assert not input_codec(np.int8, 2 / 255, -128).sign_flip
+    assert not output_codec(np.int8, s, -127).sign_flip
+    assert not input_codec(np.uint8, s, 0).sign_flip
+
+
 def test_coarse_scale_quantizes_from_the_tensor_parameters():
     # scale 2/255, zp 10: pixel p -> round(p/2) + 10, clipped to uint8.
     enc = input_codec(np.uint8, 2 / 255, 10)
