@@ -176,6 +176,11 @@ def host_line(host: dict | None) -> str:
             "lacks) than the memory-bound full-resolution ops of a narrow net do, so the same file "
             "projects lower from such a host (README, 'Bundled models')."
         )
+    line += (
+        " CPU figures run the graph the runtime rewrites in memory (`runtime.cpu_graph`, "
+        "bit-exact; `benchmarks/results/cpu_graph.md`); a board runs the same rewrites, but how "
+        "much they gain on its Arm kernels was not measured."
+    )
     return line
 
 
