@@ -32,9 +32,15 @@ def from_video(
     force: bool = typer.Option(
         False, "--force", help="Write into a non-empty --out, replacing pairs of the same name."
     ),
+    space: str = typer.Option(
+        "linear",
+        "--space",
+        help="Average in 'linear' light (what a sensor integrates) or the 'srgb' values as they "
+        "are (how the GoPro benchmark's blur images and gopro_dev were made).",
+    ),
 ) -> None:
-    """Average N consecutive frames in linear light into blurred images; the middle frame is the
-    sharp target (the GoPro recipe). Writes OUT/blur/NAME.png and OUT/sharp/NAME.png."""
+    """Average N consecutive frames into blurred images; the middle frame is the sharp target
+    (the GoPro recipe). Writes OUT/blur/NAME.png and OUT/sharp/NAME.png."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -54,7 +60,9 @@ def from_video(
         def _tick(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total or None)
 
-        res = pairs_from_video(clip, average, out, stride, max_pairs, size, force, _tick)
+        res = pairs_from_video(
+            clip, average, out, stride, max_pairs, size, force, _tick, space=space
+        )
     typer.echo(
         f"wrote {len(res.names)} pairs to {res.out} (blur/, sharp/) from {res.frames_read} frames; "
         f"blur-vs-sharp PSNR mean {res.mean_psnr:.2f} dB "

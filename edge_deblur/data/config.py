@@ -123,6 +123,10 @@ class BlurConfig:
     highlights: float = 0.25  # probability of boosting highlights above white before blurring
     highlight_gain: tuple[float, float] = (1.5, 6.0)  # gain of linear values above 0.8
     linear_light: bool = True  # blur in linear light (undo sRGB gamma, blur, redo)
+    # Share of crops blurred on their sRGB-encoded values instead (clipped to [0, 1] first, noise
+    # still in linear light): the plain average of 8-bit frames that made the GoPro benchmark's
+    # blur images and gopro_dev (edge_deblur.data.video, --space srgb; issue 6).
+    srgb_blur: float = 0.0
     # Probability that a motion blur's sharp target is the GoPro recipe's centre frame (frame
     # N // 2 of N averaged, N in 7..13: half a frame after mid-exposure for even N) instead of the
     # blur's centroid (edge_deblur.data.kernels.gopro_anchor; issue 6).
@@ -170,7 +174,7 @@ class BlurConfig:
         _check_range("read_noise", self.read_noise, 0.0, 1.0)
         _check_range("jpeg_quality", self.jpeg_quality, 1.0, 100.0)
         _check_range("highlight_gain", self.highlight_gain, 1.0)
-        for name in ("noise", "jpeg", "highlights", "moving_object", "gopro_anchor"):
+        for name in ("noise", "jpeg", "highlights", "moving_object", "gopro_anchor", "srgb_blur"):
             _check_prob(name, getattr(self, name))
         if not isinstance(self.max_roll_deg, (int, float)) or not 0 <= self.max_roll_deg <= 45:
             raise InputError(expected("max_roll_deg", "degrees in [0, 45]", self.max_roll_deg))

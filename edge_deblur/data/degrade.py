@@ -283,9 +283,15 @@ class Degrader:
         if rng.uniform() < cfg.highlights:
             lin = boost_highlights(lin, rng.uniform(*cfg.highlight_gain))
         lin = np.ascontiguousarray(lin)
-        blurred = self.blur(rng, lin, principal, family)
+        # Drawn only when asked for, so that recipes without it keep their random stream.
+        in_srgb = cfg.linear_light and cfg.srgb_blur > 0 and rng.uniform() < cfg.srgb_blur
+        src = np.ascontiguousarray(linear_to_srgb(lin)) if in_srgb else lin
+        blurred = self.blur(rng, src, principal, family)
         if rng.uniform() < cfg.moving_object:
-            blurred = moving_object(rng, lin, blurred, cfg.kernel_size, m)
+            blurred = moving_object(rng, src, blurred, cfg.kernel_size, m)
+        if in_srgb:
+            blurred = srgb_to_linear(blurred)
+            lin = srgb_to_linear(src)  # the target clips where the encoded frames did
         blurred, lin = blurred[m : h - m, m : w - m], lin[m : h - m, m : w - m]
         if rng.uniform() < cfg.noise:
             shot = _log_uniform(rng, *cfg.shot_noise)

@@ -62,6 +62,30 @@ def test_blur_happens_in_linear_light(tmp_path: Path, linear: bool, want: float)
     assert float(blur.mean()) == pytest.approx(want, abs=3.0)
 
 
+def test_srgb_blur_blurs_the_encoded_values_and_keeps_the_random_stream_when_off(
+    tmp_path: Path,
+) -> None:
+    kd = (_box_kernel_dir(tmp_path),)
+    base = {"kernel_size": 7, **{**ONLY, "file": 1.0}, **CLEAN, "kernel_dirs": kd}
+    srgb = D.Degrader(BlurConfig(**base, srgb_blur=1.0))
+    blur, sharp = srgb(np.random.default_rng(0), _stripes())
+    # the plain average of the encoded stripes (~128), not the linear-light one (~187)
+    assert float(blur.mean()) == pytest.approx(127.5, abs=3.0)
+    np.testing.assert_array_equal(
+        sharp, _stripes()[srgb.margin : -srgb.margin, srgb.margin : -srgb.margin]
+    )
+    # off (the default) draws nothing more: a noisy, moving-object config gives the same crops
+    full = {**base, "noise": 1.0, "moving_object": 0.5}
+    a = D.Degrader(BlurConfig(**full))(np.random.default_rng(3), _stripes())
+    b = D.Degrader(BlurConfig(**full, srgb_blur=0.0))(np.random.default_rng(3), _stripes())
+    np.testing.assert_array_equal(a[0], b[0])
+    # half of the crops: both means show up
+    half = D.Degrader(BlurConfig(**base, srgb_blur=0.5))
+    rng = np.random.default_rng(1)
+    means = [float(half(rng, _stripes())[0].mean()) for _ in range(12)]
+    assert min(means) < 140 and max(means) > 175
+
+
 def test_poisson_gaussian_noise_variance_grows_with_the_signal() -> None:
     rng = np.random.default_rng(0)
     for level in (0.05, 0.8):
@@ -218,6 +242,7 @@ def test_gyro_and_file_weights_are_dropped_without_their_folders() -> None:
         (ONLY, "at least one family"),
         ({"jpeg": 1.5}, "jpeg: expected a probability"),
         ({"gopro_anchor": -0.1}, "gopro_anchor: expected a probability"),
+        ({"srgb_blur": 2.0}, "srgb_blur: expected a probability"),
         ({"exposure_s": (0.2, 0.1)}, "exposure_s"),
         ({"jpeg_quality": (50.0, 120.0)}, "jpeg_quality"),
     ],

@@ -71,6 +71,43 @@ def test_pairs_average_frames_in_linear_light_and_keep_the_middle_frame(
     assert all(np.isfinite(v) for v in res.psnr) and res.mean_psnr < 99
 
 
+def test_srgb_space_is_the_plain_mean_of_the_encoded_frames(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "srgb"
+    res = pairs_from_video(clip, average=3, out=out, space="srgb")
+    frames = _decoded_frames(clip)
+    want = np.round(np.mean([f.astype(float) for f in frames[3:6]], axis=0))
+    got = read_image(out / "blur" / "my clip_000004.png").astype(float)
+    assert np.abs(got - want).max() <= 1
+    lin = read_image(
+        pairs_from_video(clip, 3, tmp_path / "lin").out / "blur" / "my clip_000004.png"
+    )
+    assert lin.astype(float).sum() > got.sum()  # the linear-light trail is brighter
+    sharp = read_image(out / "sharp" / "my clip_000004.png")
+    assert np.abs(sharp.astype(int) - frames[4]).max() <= 1
+    assert res.names == [f"my clip_{c:06d}" for c in (1, 4, 7, 10)]
+
+
+def test_unknown_space_is_refused_before_anything_is_written(clip: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="--space: expected one of linear, srgb"):
+        pairs_from_video(clip, 3, tmp_path / "o", space="gamma")
+    assert not (tmp_path / "o").exists()
+    r = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "from-video",
+            str(clip),
+            "--average",
+            "3",
+            "--out",
+            str(tmp_path / "c"),
+            "--space",
+            "gamma",
+        ],
+    )
+    assert r.exit_code == 2 and "--space" in r.output and not (tmp_path / "c").exists()
+
+
 def test_stride_max_pairs_and_resize(clip: Path, tmp_path: Path) -> None:
     res = pairs_from_video(clip, 4, tmp_path / "o", stride=2, max_pairs=3, resize=(24, 16))
     assert res.names == [f"my clip_{c:06d}" for c in (2, 4, 6)]
