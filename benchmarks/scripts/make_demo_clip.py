@@ -2,10 +2,12 @@
 
 Source: ``gopro_GOPR0477_11_00_raw240fps_299frames.mp4`` from the GoPro dataset (Nah, Kim and Lee,
 CVPR 2017; CC BY 4.0), 299 raw 240 fps frames at 1280x720. Each demo frame averages ``--average``
-consecutive raw frames in linear light (``edge_deblur.data.video.pairs_from_video``); the middle
-frame is its sharp reference. Frames are downsized to 640x360 and stored as two Motion-JPEG AVI
-files (quality 95, so the reference itself is ~40+ dB from the lossless frames): ``blur.avi`` and
-``sharp.avi`` in ``runtime/zoo/demo/``.
+consecutive raw frames (``edge_deblur.data.video.pairs_from_video``): by default on their sRGB
+values, as gopro_dev and the GoPro benchmark's blur images were made (``--space linear`` averages
+in linear light, the clip of stops up to 16); the middle frame is its sharp reference. Frames
+are downsized to 640x360 and stored as two Motion-JPEG AVI files (quality 95, so the reference
+itself is ~40+ dB from the lossless frames): ``blur.avi`` and ``sharp.avi`` in
+``runtime/zoo/demo/``.
 
     .venv/bin/python benchmarks/scripts/make_demo_clip.py \
         --clip ../shared/data/video/gopro_GOPR0477_11_00_raw240fps_299frames.mp4
@@ -45,20 +47,27 @@ def main() -> None:
     ap.add_argument("--stride", type=int, default=4)
     ap.add_argument("--size", default="640x360", help="WxH")
     ap.add_argument("--fps", type=float, default=15.0)
+    ap.add_argument("--space", choices=("srgb", "linear"), default="srgb", help="where to average")
+    ap.add_argument(
+        "--out", type=Path, default=OUT, help="folder for blur.avi, sharp.avi, clip.json"
+    )
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     with tempfile.TemporaryDirectory() as tmp:
-        res = pairs_from_video(args.clip, args.average, tmp, stride=args.stride, resize=(w, h))
+        res = pairs_from_video(
+            args.clip, args.average, tmp, stride=args.stride, resize=(w, h), space=args.space
+        )
         blur = [read_image(Path(tmp) / "blur" / f"{n}.png") for n in res.names]
         sharp = [read_image(Path(tmp) / "sharp" / f"{n}.png") for n in res.names]
-    OUT.mkdir(parents=True, exist_ok=True)
-    write_avi(blur, OUT / "blur.avi", args.fps, args.force)
-    write_avi(sharp, OUT / "sharp.avi", args.fps, args.force)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    write_avi(blur, out / "blur.avi", args.fps, args.force)
+    write_avi(sharp, out / "sharp.avi", args.fps, args.force)
     # What the stored (JPEG-compressed) clip gives: blur-vs-sharp PSNR per frame as decoded.
     decoded = []
     for name in ("blur.avi", "sharp.avi"):
-        cap = cv2.VideoCapture(str(OUT / name))
+        cap = cv2.VideoCapture(str(out / name))
         frames = []
         while True:
             ok, f = cap.read()
@@ -67,10 +76,14 @@ def main() -> None:
             frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
         decoded.append(frames)
     per = [psnr(b, s) for b, s in zip(*decoded, strict=True)]
+    where = {
+        "srgb": "the plain mean of their sRGB values, as gopro_dev",
+        "linear": "averaged in linear light",
+    }
     info = {
         "source": "GoPro dataset (Nah, Kim, Lee, CVPR 2017), GOPR0477_11_00 raw 240 fps frames",
         "licence": "CC BY 4.0",
-        "recipe": f"average {args.average} consecutive 240 fps frames in linear light, "
+        "recipe": f"average {args.average} consecutive 240 fps frames ({where[args.space]}), "
         f"window every {args.stride} frames, middle frame = sharp reference, resized to {w}x{h}",
         "frames": len(per),
         "fps": args.fps,
@@ -80,9 +93,10 @@ def main() -> None:
             "max": float(max(per)),
         },
         "command": "benchmarks/scripts/make_demo_clip.py --clip "
-        "../shared/data/video/gopro_GOPR0477_11_00_raw240fps_299frames.mp4",
+        "../shared/data/video/gopro_GOPR0477_11_00_raw240fps_299frames.mp4"
+        + ("" if args.space == "srgb" else f" --space {args.space}"),
     }
-    (OUT / "clip.json").write_text(json.dumps(info, indent=2) + "\n")
+    (out / "clip.json").write_text(json.dumps(info, indent=2) + "\n")
     print(json.dumps(info, indent=2))
 
 

@@ -19,9 +19,12 @@ ED=${ED:-.venv/bin/edge-deblur}
 PY=${PY:-.venv/bin/python}
 SHARED=${SHARED:-../shared/data}
 WORK=${WORK:-runs/release}
-MODELS=${MODELS:-cnn-faster-lc cnn-lite cnn-tiny}
-# Fixed int8 input per model: cnn-faster-lc (the default) is converted for whole 640x480 frames (one
-# invoke per VGA frame; larger frames run as tiles of that size), the others for 256x256 tiles.
+MODELS=${MODELS:-cnn-faster-lc-srgb cnn-faster-lc cnn-lite cnn-tiny}
+# Models bundled as int8 only (no fp32 twin): the previous default, kept as an alternative.
+INT8_ONLY=" cnn-faster-lc "
+# Fixed int8 input per model: the cnn-faster-lc models (the default among them) are converted for
+# whole 640x480 frames (one invoke per VGA frame; larger frames run as tiles of that size), the
+# others for 256x256 tiles.
 # INPUT_SIZE overrides it for every model.
 input_size() {
   if [ -n "${INPUT_SIZE:-}" ]; then echo "$INPUT_SIZE"; return; fi
@@ -35,6 +38,13 @@ mkdir -p "$WORK"
 [ -d "$WORK/clip_a7" ] || $ED data from-video "$CLIP" --average 7 --stride 4 --out "$WORK/clip_a7"
 [ -d "$WORK/clip_a9" ] || $ED data from-video "$CLIP" --average 9 --stride 4 --out "$WORK/clip_a9"
 [ -d "$WORK/clip_a13" ] || $ED data from-video "$CLIP" --average 13 --stride 6 --out "$WORK/clip_a13"
+# The same windows averaged on the encoded values, as gopro_dev was made (the default's pairs).
+[ -d "$WORK/clip_s5" ] || $ED data from-video "$CLIP" --average 5 --stride 4 --space srgb --out "$WORK/clip_s5"
+[ -d "$WORK/clip_s7" ] || $ED data from-video "$CLIP" --average 7 --stride 4 --space srgb --out "$WORK/clip_s7"
+[ -d "$WORK/clip_s9" ] || $ED data from-video "$CLIP" --average 9 --stride 4 --space srgb --out "$WORK/clip_s9"
+[ -d "$WORK/clip_s13" ] || $ED data from-video "$CLIP" --average 13 --stride 6 --space srgb --out "$WORK/clip_s13"
+# Calibration and QAT pairs: of the blur each model trained on.
+calib() { case "$1" in *srgb*) echo "$WORK/clip_s9" ;; *) echo "$WORK/clip_a9" ;; esac; }
 
 for m in $MODELS; do
   resume=()
@@ -44,16 +54,19 @@ for m in $MODELS; do
   # at the same fixed input size; both validated against the Keras model on held-back pairs.
   size=$(input_size "$m")
   $ED convert "$WORK/$m" -o "$WORK/$m-int8.tflite" --quant int8 --qat-steps 300 \
-    --pairs "$WORK/clip_a9" --input-size "$size" --force
-  $ED convert "$WORK/$m" -o "$WORK/$m-fp32.tflite" --quant fp32 \
-    --pairs "$WORK/clip_a9" --input-size "$size" --force
-  cp "$WORK/$m-int8.tflite" "$WORK/$m-fp32.tflite" runtime/zoo/
+    --pairs "$(calib "$m")" --input-size "$size" --force
+  cp "$WORK/$m-int8.tflite" runtime/zoo/
+  if [[ "$INT8_ONLY" != *" $m "* ]]; then
+    $ED convert "$WORK/$m" -o "$WORK/$m-fp32.tflite" --quant fp32 \
+      --pairs "$(calib "$m")" --input-size "$size" --force
+    cp "$WORK/$m-fp32.tflite" runtime/zoo/
+  fi
 done
 # The default again for whole 1280x720 frames (736 rows: a multiple of its pad multiple, 32).
-if [[ " $MODELS " == *" cnn-faster-lc "* ]]; then
-  $ED convert "$WORK/cnn-faster-lc" -o "$WORK/cnn-faster-lc-720p-int8.tflite" --quant int8 \
-    --qat-steps 300 --pairs "$WORK/clip_a9" --input-size 736x1280 --force
-  cp "$WORK/cnn-faster-lc-720p-int8.tflite" runtime/zoo/
+if [[ " $MODELS " == *" cnn-faster-lc-srgb "* ]]; then
+  $ED convert "$WORK/cnn-faster-lc-srgb" -o "$WORK/cnn-faster-lc-srgb-720p-int8.tflite" \
+    --quant int8 --qat-steps 300 --pairs "$WORK/clip_s9" --input-size 736x1280 --force
+  cp "$WORK/cnn-faster-lc-srgb-720p-int8.tflite" runtime/zoo/
 fi
 # The evaluation on gopro_dev (held-out scenes reported apart) and the board projections.
 $PY benchmarks/scripts/model_quality.py --pairs "$SHARED/gopro_dev" --card runtime/zoo/MODEL_CARD.md --force

@@ -148,7 +148,7 @@ def _tconvs(schema, model):
             yield sg, op
 
 
-@pytest.mark.parametrize("name", ["cnn-faster-lc-int8", "cnn-faster-lc-fp32"])
+@pytest.mark.parametrize("name", ["cnn-faster-lc-srgb-int8", "cnn-faster-lc-srgb-fp32"])
 def test_block_transpose_conv_becomes_conv_1x1_and_depth_to_space_bit_exact(name):
     data = (ZOO / f"{name}.tflite").read_bytes()
     out = transpose_conv_to_depth_to_space(data)
