@@ -42,15 +42,26 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print one JSON ob
     from rich.console import Console
     from rich.table import Table
 
+    console = Console()
+    # The name is what a user types after --model: never cut. Narrow terminals get the
+    # descriptions under the table instead of a squeezed column.
+    wide = console.width >= 110
     table = Table(title="bundled models (--model NAME; 'default' = the one marked *)")
-    for col in ("name", "quant", "input", "MAC/px", "KB", "description"):
-        table.add_column(col)
+    table.add_column("name", no_wrap=True, min_width=max(len(r["name"]) + 2 for r in rows))
+    for col in ("quant", "input", "MAC/px", "KB"):
+        table.add_column(col, no_wrap=True)
+    if wide:
+        table.add_column("description", ratio=1)
     for r in rows:
         size = "x".join(str(v) for v in r["input_size"]) if r["input_size"] else "any"
         macs = f"{r['macs_per_pixel']:.0f}" if r["macs_per_pixel"] else "?"
         name = r["name"] + (" *" if r["default"] else "")
-        table.add_row(name, str(r["quant"]), size, macs, str(r["size_kb"]), r["description"])
-    Console().print(table)
+        cells = [name, str(r["quant"]), size, macs, str(r["size_kb"])]
+        table.add_row(*cells, *([r["description"]] if wide else []))
+    console.print(table)
+    if not wide:
+        for r in rows:
+            console.print(f"[bold]{r['name']}[/bold]: {r['description']}", highlight=False)
 
 
 @app.command("demo")

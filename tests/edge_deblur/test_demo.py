@@ -91,3 +91,18 @@ def test_models_cli_lists_json():
     assert isinstance(doc["models"], list)
     for m in doc["models"]:
         assert Path(m["file"]).is_file()
+
+
+@pytest.mark.parametrize("columns", ["80", "160"])
+def test_models_table_never_cuts_a_name(columns, monkeypatch):
+    from runtime.zoo import list_models
+
+    monkeypatch.setenv("COLUMNS", columns)
+    res = CliRunner().invoke(app, ["models"])
+    assert res.exit_code == 0, res.output
+    entries = list_models()
+    assert entries
+    for e in entries:
+        assert e.name in res.output  # whole, as --model takes it
+    # the descriptions are there too: in the table when wide, under it when narrow
+    assert entries[0].description.split()[0] in res.output
