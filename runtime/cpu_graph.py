@@ -14,16 +14,15 @@ Three rewrites, each bit-exact (the same output bytes; checked by the tests on t
   overlap. That is a 1x1 ``CONV_2D`` with 4x the output channels (channel ``(2i+j)*O + o`` holds
   block position ``(i, j)`` of output channel ``o``, same weights and per-channel scales, bias
   repeated) followed by ``DEPTH_TO_SPACE(2)``; the integer sums and requantization are the same
-  (:func:`transpose_conv_to_depth_to_space`). The builtin int8 TRANSPOSE_CONV kernel took 1.6 ms
-  of the default model's 5.8 ms at 640x480 on the development host; the 1x1 conv and the
-  depth-to-space take about 0.25 ms.
+  (:func:`transpose_conv_to_depth_to_space`). The builtin int8 TRANSPOSE_CONV kernel took 1.6 to
+  2.1 ms of the default model's 6.6 ms at 640x480 on the development host; the 1x1 conv and the
+  depth-to-space take about 0.3 ms (``benchmarks/results/op_profile_file.md``, ``op_profile.md``).
 * **uint8 graph I/O** (only for callers that encode frames through ``runtime.quant`` from the
   interpreter's own tensor details, i.e. ``Engine``: ``graph_to_run(..., int8_io=True)``). The
   converter gives the Edge TPU models uint8 I/O, so the file starts and ends with a QUANTIZE
   between uint8 (zero point 0) and int8 (zero point -128) at the same scale: a flip of each
-  byte's top bit, which the x86 builtin kernel did in about 0.6 ms per end at 640x480.
-  :func:`uint8_io_to_int8` drops both, and ``runtime.quant`` does the flip with one XOR
-  (about 0.02 ms).
+  byte's top bit, which the x86 builtin kernel did in 0.3 to 0.6 ms per end at 640x480.
+  :func:`uint8_io_to_int8` drops both, and ``runtime.quant`` does the flip with one XOR.
 
 The file on disk keeps ``RESIZE_NEAREST_NEIGHBOR``, ``TRANSPOSE_CONV`` and its uint8 I/O: the Edge
 TPU compiler maps them, and it cannot even load a model with ``DEPTH_TO_SPACE`` ("Didn't find op
