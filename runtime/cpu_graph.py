@@ -383,31 +383,18 @@ def _replacement(schema, model, sg, op, type_names, codes) -> list | None:
     ttype = type_names.get(t_in.type, "")
     if ttype not in _VERSIONS["CONCATENATION"] or t_out.type != t_in.type:
         return None
-    shape_in = [int(d) for d in (t_in.shape if t_in.shape is not None else [])]
-    shape_out = [int(d) for d in (t_out.shape if t_out.shape is not None else [])]
-    for t, shape in ((t_in, shape_in), (t_out, shape_out)):
-        sig = t.shapeSignature
-        if len(shape) != 4 or min(shape) < 1 or (sig is not None and min(int(d) for d in sig) < 0):
-            return None
+    shape_in, shape_out = _static_shape(t_in), _static_shape(t_out)
+    if shape_in is None or shape_out is None:
+        return None
     n, h, w, c = shape_in
     if shape_out != [n, 2 * h, 2 * w, c]:
         return None
     if quant_key(t_in) != quant_key(t_out):
         return None
 
-    tiled = schema.TensorT()
-    tiled.shape = [n, h, w, 4 * c]
-    tiled.type = t_in.type
-    tiled.name = f"{_name(t_in.name)}/tiled_x4"
-    if t_in.quantization is not None:
-        q = schema.QuantizationParametersT()
-        q.scale = list(t_in.quantization.scale or [])
-        q.zeroPoint = list(t_in.quantization.zeroPoint or [])
-        tiled.quantization = q
-    model.buffers.append(schema.BufferT())  # an empty buffer: an activation
-    tiled.buffer = len(model.buffers) - 1
-    sg.tensors.append(tiled)
-    tiled_index = len(sg.tensors) - 1
+    tiled_index = _activation_like(
+        schema, model, sg, t_in, [n, h, w, 4 * c], f"{_name(t_in.name)}/tiled_x4"
+    )
 
     cat = schema.OperatorT()
     cat.opcodeIndex = _opcode(

@@ -58,14 +58,12 @@ def make_sets(clip: Path, average: int, stride: int, root: Path) -> dict[str, Pa
     }
 
 
-def gains(model: str, folder: Path, threads: int) -> list[dict]:
-    """Per pair: input PSNR and the model's output PSNR against the sharp frame."""
+def gains(eng, folder: Path) -> list[dict]:
+    """Per pair: input PSNR and the output PSNR of ``eng`` (an Engine) against the sharp frame."""
     from edge_deblur.data import load_pairs
-    from runtime.engine import Engine
     from runtime.io import read_image
     from runtime.metrics import psnr
 
-    eng = Engine(model, threads=threads)
     rows = []
     for p in load_pairs(folder):
         blur, sharp = read_image(p.blur_path), read_image(p.sharp_path)
@@ -80,11 +78,14 @@ def gains(model: str, folder: Path, threads: int) -> list[dict]:
 
 
 def measure(models: list[str], sets: dict[str, Path], threads: int) -> list[dict]:
+    from runtime.engine import Engine
+
     out = []
     for m in models:
+        eng = Engine(m, threads=threads)  # one interpreter per model, for both sets
         row: dict = {"model": m}
         for s, folder in sets.items():
-            pairs = gains(m, folder, threads)
+            pairs = gains(eng, folder)
             g = [r["output_psnr"] - r["input_psnr"] for r in pairs]
             row[s] = {
                 "pairs": pairs,
