@@ -123,6 +123,7 @@ class TrainConfig:
     stem: int | None = None  # 2: level 0 at half resolution (the fast cnn variant); default 1
     lowcut: int | None = None  # remove the correction's local mean over N px (cnn/gan); 0 = off
     down: str | None = None  # down-sampling: "conv" (3x3 stride 2, default) or "sep" (cnn/gan)
+    bound0: float | None = None  # clip level-0 features to [0, N] (cnn/gan; finer int8); 0 = off
     val_every: int = 500
     val_n: int = 8
     val_size: int = 256
@@ -185,6 +186,8 @@ class TrainConfig:
 
             if self.down not in DOWNS:
                 raise InputError(expected("down", f"one of {', '.join(DOWNS)}", self.down))
+        if self.bound0 is not None:
+            put("bound0", _positive("bound0", self.bound0, float, allow_zero=True))
         for name in (
             "steps",
             "batch",
@@ -243,9 +246,9 @@ class TrainConfig:
 
     # ---- views -------------------------------------------------------------------------
     def model_overrides(self) -> dict[str, Any]:
-        """``widths``/``blocks``/``stem``/``lowcut``/``down`` overrides for
+        """``widths``/``blocks``/``stem``/``lowcut``/``down``/``bound0`` overrides for
         :func:`edge_deblur.models.build_generator`."""
-        keys = ("widths", "blocks", "stem", "lowcut", "down")
+        keys = ("widths", "blocks", "stem", "lowcut", "down", "bound0")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
     def to_dict(self) -> dict[str, Any]:

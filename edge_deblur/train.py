@@ -312,13 +312,16 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:
 
 
 def relu_probe(model):
-    """A model returning every hidden ReLU output of ``model`` (the output bound excluded)."""
+    """A model returning every hidden ReLU output of ``model``: the activations (named ``*_relu``,
+    clipped by ``bound0`` or not); the output bound, the clips of sums and ``temporal``'s bounded
+    state excluded."""
     from edge_deblur._keras import keras
 
     outs = [
         layer.output
         for layer in model.layers
-        if isinstance(layer, keras.layers.ReLU) and layer.max_value is None
+        if isinstance(layer, keras.layers.ReLU)
+        and (layer.max_value is None or layer.name.endswith("_relu"))
     ]
     return keras.Model(model.input, outs) if outs else None
 

@@ -300,8 +300,8 @@ def _recipe(name: str) -> Path | None:
 
 
 def _shapes(models: dict) -> list[str]:
-    """One line per family: its recipe's widths, blocks, stem and lowcut (registry defaults where
-    the recipe names only a size)."""
+    """One line per family: its recipe's widths, blocks, stem, lowcut, down-sampling and level-0
+    clip (registry defaults where the recipe names only a size)."""
     import yaml
 
     from edge_deblur.models import size_spec
@@ -312,11 +312,13 @@ def _shapes(models: dict) -> list[str]:
         if rp is None:
             continue
         c = yaml.safe_load(rp.read_text(encoding="utf-8"))
-        shape = {k: c.get(k) for k in ("widths", "blocks", "stem", "lowcut")}
+        shape = {k: c.get(k) for k in ("widths", "blocks", "stem", "lowcut", "down", "bound0")}
         spec = size_spec(c.get("arch", "cnn"), c.get("size", "small"), **shape)
         widths = "/".join(str(v) for v in spec["widths"])
         blocks = "/".join(str(v) for v in spec["blocks"])
         extra = f", lowcut {spec['lowcut']} px" if spec["lowcut"] else ""
+        extra += ", separable down-sampling" if spec["down"] == "sep" else ""
+        extra += f", level-0 maps clipped to [0, {spec['bound0']:g}]" if spec["bound0"] else ""
         out.append(f"- `{family}`: widths {widths}, blocks {blocks}, stem {spec['stem']}{extra}")
     return [*out, ""] if out else []
 

@@ -64,7 +64,13 @@ def check_arch_size(arch: str, size: str) -> None:
 def size_spec(arch: str, size: str, **overrides: Any) -> dict[str, Any]:
     """The ``widths``, ``blocks`` and ``stem`` of a registered size, with ``overrides`` applied."""
     check_arch_size(arch, size)
-    spec: dict[str, Any] = {**CNN_SIZES[size], "stem": 1, "lowcut": 0, "down": "conv"}
+    spec: dict[str, Any] = {
+        **CNN_SIZES[size],
+        "stem": 1,
+        "lowcut": 0,
+        "down": "conv",
+        "bound0": 0.0,
+    }
     for key, value in overrides.items():
         if key not in spec:
             raise InputError(expected("model override", f"one of {', '.join(spec)}", key))
@@ -72,6 +78,11 @@ def size_spec(arch: str, size: str, **overrides: Any) -> dict[str, Any]:
             continue
         if key == "down":
             spec[key] = str(value)
+        elif key == "bound0":
+            try:
+                spec[key] = float(value)
+            except (TypeError, ValueError):
+                raise InputError(expected("bound0", "a number >= 0 (0 = off)", value)) from None
         else:
             spec[key] = int(value) if key in ("stem", "lowcut") else tuple(int(v) for v in value)
     if spec["stem"] not in STEMS:
@@ -80,12 +91,17 @@ def size_spec(arch: str, size: str, **overrides: Any) -> dict[str, Any]:
         raise InputError(expected("lowcut", f"one of {LOWCUTS} (0 = off)", spec["lowcut"]))
     if spec["down"] not in DOWNS:
         raise InputError(expected("down", f"one of {', '.join(DOWNS)}", spec["down"]))
-    if arch == "temporal" and (spec["stem"] != 1 or spec["lowcut"] or spec["down"] != "conv"):
+    if not (spec["bound0"] >= 0 and spec["bound0"] < float("inf")):
+        raise InputError(expected("bound0", "a number >= 0 (0 = off)", spec["bound0"]))
+    if arch == "temporal" and (
+        spec["stem"] != 1 or spec["lowcut"] or spec["down"] != "conv" or spec["bound0"]
+    ):
         raise InputError(
             expected(
-                "stem/lowcut/down",
-                "stem 1, lowcut 0 and down conv for --arch temporal (built for cnn and gan)",
-                f"stem={spec['stem']} lowcut={spec['lowcut']} down={spec['down']}",
+                "stem/lowcut/down/bound0",
+                "stem 1, lowcut 0, down conv, bound0 0 for --arch temporal (built for cnn and gan)",
+                f"stem={spec['stem']} lowcut={spec['lowcut']} down={spec['down']} "
+                f"bound0={spec['bound0']}",
             )
         )
     if len(spec["widths"]) not in (3, 4) or len(spec["blocks"]) != len(spec["widths"]):
@@ -122,6 +138,7 @@ def build_generator(arch: str, size: str, **overrides: Any):
         stem=spec["stem"],
         lowcut=spec["lowcut"],
         down=spec["down"],
+        bound0=spec["bound0"],
     )
 
 

@@ -51,7 +51,20 @@ from edge_deblur.models import DOWNS, LOWCUTS, STEMS  # the registry owns the va
 FINAL_INIT_SCALE = 1e-6
 
 
-def _conv(x, filters: int, kernel: int = 3, stride: int = 1, relu: bool = True, name: str = ""):
+def _relu(x, name: str, bound: float = 0.0):
+    """``ReLU``, or with ``bound > 0`` the clipped ``ReLU(max_value=bound)``."""
+    return keras.layers.ReLU(max_value=float(bound) if bound else None, name=name)(x)
+
+
+def _conv(
+    x,
+    filters: int,
+    kernel: int = 3,
+    stride: int = 1,
+    relu: bool = True,
+    name: str = "",
+    bound: float = 0.0,
+):
     x = keras.layers.Conv2D(
         filters,
         kernel,
@@ -60,19 +73,21 @@ def _conv(x, filters: int, kernel: int = 3, stride: int = 1, relu: bool = True, 
         kernel_initializer="he_normal",
         name=f"{name}_conv",
     )(x)
-    return keras.layers.ReLU(name=f"{name}_relu")(x) if relu else x
+    return _relu(x, f"{name}_relu", bound) if relu else x
 
 
-def _ds_block(x, name: str):
-    """Depthwise-separable residual block: x + relu(pw(relu(dw3x3(x))))."""
+def _ds_block(x, name: str, bound: float = 0.0):
+    """Depthwise-separable residual block: x + relu(pw(relu(dw3x3(x)))); with ``bound > 0`` both
+    ReLUs and the sum are clipped to [0, bound] (see ``bound0`` in :func:`build_cnn`)."""
     ch = x.shape[-1]
     y = keras.layers.DepthwiseConv2D(
         3, padding="same", depthwise_initializer="he_normal", name=f"{name}_dw"
     )(x)
-    y = keras.layers.ReLU(name=f"{name}_dw_relu")(y)
+    y = _relu(y, f"{name}_dw_relu", bound)
     y = keras.layers.Conv2D(ch, 1, kernel_initializer="he_normal", name=f"{name}_pw")(y)
-    y = keras.layers.ReLU(name=f"{name}_pw_relu")(y)
-    return keras.layers.Add(name=f"{name}_add")([x, y])
+    y = _relu(y, f"{name}_pw_relu", bound)
+    y = keras.layers.Add(name=f"{name}_add")([x, y])
+    return _relu(y, f"{name}_clip", bound) if bound else y
 
 
 def _down(x, filters: int, kind: str, name: str):
@@ -105,6 +120,7 @@ def build_cnn(
     stem: int = 1,
     lowcut: int = 0,
     down: str = "conv",
+    bound0: float = 0.0,
 ) -> keras.Model:
     """Build the generator.
 
@@ -114,6 +130,12 @@ def build_cnn(
     above the bottom). With ``stem=2`` level 0 is half resolution (see the module docstring).
     The model is fully convolutional: H and W must be multiples of
     ``stem * 2 ** (len(widths) - 1)``.
+
+    ``bound0 > 0`` clips every level-0 feature map (the head, the level-0 blocks' ReLUs and
+    sums, the skip sum and the decoder's last block) to [0, bound0] with ``ReLU(max_value)``.
+    Those maps feed the correction directly, and their int8 step is their range / 255: without a
+    bound the sums of ReLU outputs grow (to 4.9 in ``cnn-wide``, docs/QUALITY.md) and the
+    quantization noise of the 2x2 transposed convolution's input shows as a 2x2 grain.
     """
     widths, blocks = tuple(int(w) for w in widths), tuple(int(b) for b in blocks)
     if stem not in STEMS:
@@ -124,19 +146,21 @@ def build_cnn(
         raise ValueError(f"down: expected one of {DOWNS}, got {down!r}")
     if len(widths) not in (3, 4) or len(blocks) != len(widths):
         raise ValueError(f"widths/blocks: expected 3 or 4 levels each, got {widths}, {blocks}")
+    if not bound0 >= 0:
+        raise ValueError(f"bound0: expected >= 0 (0 = off), got {bound0}")
     if min(widths) < 1 or min(blocks) < 0:
         raise ValueError(f"widths must be >= 1 and blocks >= 0, got {widths}, {blocks}")
     levels = len(widths) - 1
     inp = keras.Input(shape=(None, None, 3), name="image")
-    x = _conv(inp, widths[0], stride=stem, name="head")
+    x = _conv(inp, widths[0], stride=stem, name="head", bound=bound0)
     skips = []
     for lv in range(levels + 1):
         if lv > 0:
             x = _down(x, widths[lv], down, name=f"down{lv}")
         for b in range(blocks[lv]):
-            x = _ds_block(x, name=f"enc{lv}_{b}")
+            x = _ds_block(x, name=f"enc{lv}_{b}", bound=bound0 if lv == 0 else 0.0)
         skips.append(x)
-    correction = decode(x, skips, widths, stem=stem)
+    correction = decode(x, skips, widths, stem=stem, bound0=bound0)
     if lowcut:
         correction = remove_local_mean(correction, lowcut)
     out = _bounded_sum(inp, correction)
@@ -145,15 +169,19 @@ def build_cnn(
     return model
 
 
-def decode(x, skips: list, widths: tuple[int, ...], stem: int = 1):
+def decode(x, skips: list, widths: tuple[int, ...], stem: int = 1, bound0: float = 0.0):
     """The decoder and the correction head: from the bottom features ``x`` and the encoder's
     ``skips`` (one per level) up to the 3-channel correction at full resolution (``stem=2``:
-    level 0 is half resolution and a 2x2 stride-2 transposed convolution makes the correction)."""
+    level 0 is half resolution and a 2x2 stride-2 transposed convolution makes the correction).
+    ``bound0``: clip the level-0 maps (see :func:`build_cnn`)."""
     for lv in range(len(widths) - 1, 0, -1):
-        x = _conv(x, widths[lv - 1], kernel=1, name=f"up{lv}_proj")
+        bound = bound0 if lv == 1 else 0.0
+        x = _conv(x, widths[lv - 1], kernel=1, name=f"up{lv}_proj", bound=bound)
         x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"up{lv}")(x)
         x = keras.layers.Add(name=f"skip{lv - 1}")([x, skips[lv - 1]])
-        x = _ds_block(x, name=f"dec{lv - 1}")
+        if bound:
+            x = _relu(x, f"skip{lv - 1}_clip", bound)
+        x = _ds_block(x, name=f"dec{lv - 1}", bound=bound)
     init = keras.initializers.VarianceScaling(
         FINAL_INIT_SCALE, mode="fan_in", distribution="truncated_normal"
     )

@@ -1,4 +1,5 @@
-"""The speed and prior options of the cnn generator: ``stem=2``, ``lowcut`` and ``down``."""
+"""The speed and prior options of the cnn generator: ``stem=2``, ``lowcut``, ``down`` and
+``bound0``."""
 
 from __future__ import annotations
 
@@ -92,6 +93,9 @@ def test_lowcut_sets_the_pad_multiple_and_is_not_trained():
         ({"stem": 3}, "stem"),
         ({"lowcut": 12}, "lowcut"),
         ({"down": "pool"}, "down"),
+        ({"bound0": -1.0}, "bound0"),
+        ({"bound0": "wide"}, "bound0"),
+        ({"bound0": float("inf")}, "bound0"),
     ],
 )
 def test_bad_stem_or_lowcut_is_an_input_error(overrides, match):
@@ -106,6 +110,8 @@ def test_temporal_refuses_stem_and_lowcut():
         models.build_generator("temporal", "tiny", lowcut=16)
     with pytest.raises(InputError, match="temporal"):
         models.build_generator("temporal", "tiny", down="sep")
+    with pytest.raises(InputError, match="temporal"):
+        models.build_generator("temporal", "tiny", bound0=2.0)
 
 
 def test_train_config_carries_stem_and_lowcut(tmp_path):
@@ -216,3 +222,68 @@ def test_train_config_carries_down_and_rejects_unknown_kinds(tmp_path):
     assert cfg.to_dict()["down"] == "sep"
     with pytest.raises(InputError, match="down"):
         TrainConfig(data=(str(tmp_path),), down="maxpool")
+
+
+def test_bound0_clips_every_level0_map_and_nothing_else():
+    from edge_deblur._keras import keras
+    from edge_deblur.train import relu_probe
+
+    plain = models.build_generator("cnn", "small", **FAST, lowcut=32)
+    m = models.build_generator("cnn", "small", **FAST, lowcut=32, bound0=2.0)
+    # a clip costs no weights and no MACs
+    assert models.count_params(m) == models.count_params(plain)
+    assert models.macs_per_pixel(m) == pytest.approx(models.macs_per_pixel(plain))
+    relus = {layer.name: layer for layer in m.layers if isinstance(layer, keras.layers.ReLU)}
+    clipped = {name for name, layer in relus.items() if layer.max_value is not None}
+    level0 = {name for name in clipped if name != "bound"}
+    # head, both level-0 blocks' ReLUs and sums, the projection into the skip, the skip sum
+    assert level0 == {
+        "head_relu",
+        "enc0_0_dw_relu",
+        "enc0_0_pw_relu",
+        "enc0_0_clip",
+        "up1_proj_relu",
+        "skip0_clip",
+        "dec0_dw_relu",
+        "dec0_pw_relu",
+        "dec0_clip",
+    }
+    assert all(float(relus[name].max_value) == 2.0 for name in level0)
+    assert relus["enc1_0_dw_relu"].max_value is None and relus["dec1_pw_relu"].max_value is None
+    # every map the transposed convolution reads is within [0, 2], also on a harsh input
+    x = np.random.default_rng(0).random((1, 64, 64, 3), dtype=np.float32) * 40 - 20
+    probe = keras.Model(m.input, [m.get_layer(n).output for n in sorted(level0)])
+    for out in probe(x):
+        assert float(np.min(out)) >= 0.0 and float(np.max(out)) <= 2.0
+    assert float(np.max(probe(x)[sorted(level0).index("dec0_clip")])) == 2.0  # it did clip
+    # the live-activation log still sees the clipped activations, not the clips of sums
+    assert len(relu_probe(m).outputs) == len(relu_probe(plain).outputs)
+
+
+def test_bound0_converts_to_edge_tpu_builtins_and_its_clips_fold_away(tmp_path):
+    from _toy import int8_tflite
+
+    from converters.edgetpu import analyze
+    from converters.simplify import drop_noop_ops
+    from runtime.model_file import inspect_model
+
+    tiny = {"widths": (8, 8, 8), "blocks": (1, 0, 1)}
+    m = models.build_generator("cnn", "small", **tiny, stem=2, lowcut=16, bound0=2.0)
+    data = int8_tflite(m, 64)
+    raw = inspect_model(data).op_counts()
+    assert raw.get("MINIMUM", 0) >= 6  # the clips reach the file as MINIMUM (+ RELU)
+    info = inspect_model(drop_noop_ops(data).data)
+    ops = info.op_counts()
+    # a clipped output quantized to exactly [0, 2] saturates there: the MINIMUMs are no-ops
+    assert "MINIMUM" not in ops
+    assert analyze(info).ready
+
+
+def test_train_config_carries_bound0(tmp_path):
+    from edge_deblur.config import TrainConfig
+
+    cfg = TrainConfig(data=(str(tmp_path),), val_size=256, **FAST, lowcut=32, bound0=2)
+    assert cfg.model_overrides()["bound0"] == 2.0 and cfg.to_dict()["bound0"] == 2.0
+    assert "bound0" not in TrainConfig(data=(str(tmp_path),)).model_overrides()
+    with pytest.raises(InputError, match="bound0"):
+        TrainConfig(data=(str(tmp_path),), bound0=-0.5)
