@@ -12,23 +12,25 @@
 # validation: about 3-4 min per model, fp32 under 1 min.
 # On a 2-core AVX-512 host (stop 16) training is 3-5x faster: cnn-faster-lc's recipe at 16-18
 # steps/s beside a second run (16,000 steps in 15-18 min), the 5x wider cnn-wide experiment at 21
-# steps/s (16,000 steps in 13 min); an int8 conversion about 2-4 min.
+# steps/s (16,000 steps in 13 min); an int8 conversion about 2-4 min. Stop 18 on that host:
+# cnn-wide-srgb-b2 (bound0) at 9.6-9.9 steps/s beside a second run (16,000 steps in 28 min).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ED=${ED:-.venv/bin/edge-deblur}
 PY=${PY:-.venv/bin/python}
 SHARED=${SHARED:-../shared/data}
 WORK=${WORK:-runs/release}
-MODELS=${MODELS:-cnn-faster-lc-srgb cnn-faster-lc cnn-lite cnn-tiny}
-# Models bundled as int8 only (no fp32 twin): the previous default, kept as an alternative.
-INT8_ONLY=" cnn-faster-lc "
-# Fixed int8 input per model: the cnn-faster-lc models (the default among them) are converted for
-# whole 640x480 frames (one invoke per VGA frame; larger frames run as tiles of that size), the
-# others for 256x256 tiles.
+MODELS=${MODELS:-cnn-faster-lc-srgb cnn-wide-srgb-b2 cnn-faster-lc cnn-lite cnn-tiny}
+# Models bundled as int8 only (no fp32 twin): the previous default, kept as an alternative, and
+# the quality tier (its fp32 file would be 1.3 MB, for a CPU it is too slow anyway).
+INT8_ONLY=" cnn-faster-lc cnn-wide-srgb-b2 "
+# Fixed int8 input per model: the cnn-faster-lc models (the default among them) and the quality
+# tier cnn-wide-srgb-b2 are converted for whole 640x480 frames (one invoke per VGA frame; larger
+# frames run as tiles of that size), the others for 256x256 tiles.
 # INPUT_SIZE overrides it for every model.
 input_size() {
   if [ -n "${INPUT_SIZE:-}" ]; then echo "$INPUT_SIZE"; return; fi
-  case "$1" in cnn-fast*) echo 480x640 ;; *) echo 256x256 ;; esac
+  case "$1" in cnn-fast* | cnn-wide*) echo 480x640 ;; *) echo 256x256 ;; esac
 }
 CLIP=$SHARED/video/gopro_GOPR0477_11_00_raw240fps_299frames.mp4
 

@@ -288,8 +288,8 @@ DATA_CREDITS = (
     '"A Comparative Study for Single Image Blind Deblurring", CVPR 2016 (academic).',
     "- GoPro-recipe pairs made from the 240 fps clip GOPR0477_11_00 of the GoPro dataset "
     '(S. Nah, T. H. Kim, K. M. Lee, "Deep Multi-scale CNN for Dynamic Scene Deblurring", '
-    "CVPR 2017; CC BY 4.0): frames averaged on their sRGB values for cnn-faster-lc-srgb (as "
-    "gopro_dev was made), in linear light for the others.",
+    "CVPR 2017; CC BY 4.0): frames averaged on their sRGB values for cnn-faster-lc-srgb and "
+    "cnn-wide-srgb-b2 (as gopro_dev was made), in linear light for the others.",
 )
 
 
