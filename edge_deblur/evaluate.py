@@ -173,19 +173,28 @@ def make_deblurrer(
     threads: int = 2,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     strength: float = 1.0,
+    ensemble: int = 1,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """A function RGB uint8 -> RGB uint8 for a ``.keras`` (Keras) or ``.tflite`` (LiteRT) model;
-    ``strength`` scales its correction as ``runtime.engine.Engine`` does."""
-    from runtime.engine import Engine, apply_strength, check_strength
+    ``strength`` scales its correction and ``ensemble`` averages flipped copies as
+    ``runtime.engine.Engine`` does."""
+    from runtime.engine import (
+        Engine,
+        apply_strength,
+        check_ensemble,
+        check_strength,
+        self_ensemble,
+    )
 
     strength = check_strength(strength)
+    ensemble = check_ensemble(ensemble, "--ensemble")
     path = resolve_model_path(model)
     if path.suffix.lower() == ".tflite":
-        return Engine(path, threads=threads, strength=strength).process
+        return Engine(path, threads=threads, strength=strength, ensemble=ensemble).process
     keras = KerasDeblurrer(path, max_pixels=max_pixels)
-    if strength == 1.0:
+    if strength == 1.0 and ensemble == 1:
         return keras
-    return lambda rgb: apply_strength(rgb, keras(rgb), strength)
+    return lambda rgb: apply_strength(rgb, self_ensemble(keras, rgb, ensemble), strength)
 
 
 def _finite(v: float) -> float:
@@ -201,6 +210,7 @@ def evaluate(
     limit: int | None = None,
     on_image: Callable[[ImageScore], None] | None = None,
     strength: float = 1.0,
+    ensemble: int = 1,
 ) -> EvalResult:
     """Evaluate ``model`` on every pair of the GoPro-layout folder ``pairs`` at full resolution.
 
@@ -214,7 +224,9 @@ def evaluate(
     found = load_pairs(pairs)
     if limit is not None:
         found = found[: max(1, int(limit))]
-    run = make_deblurrer(model, threads=threads, max_pixels=max_pixels, strength=strength)
+    run = make_deblurrer(
+        model, threads=threads, max_pixels=max_pixels, strength=strength, ensemble=ensemble
+    )
     scores = []
     for pair in found:
         blur, sharp = read_image(pair.blur_path), read_image(pair.sharp_path)

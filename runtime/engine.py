@@ -6,7 +6,9 @@ resized to the frame, padded to the model's ``pad_multiple``. Quantization happe
 runtime.quant, from the tensors' own scales and zero points. The model's metadata (read without
 TensorFlow) supplies the value range and pad multiple, so the user is never asked for them.
 ``strength`` scales the model's correction (``input + strength * (output - input)``): below 1 on
-footage the model overdoes, 0 passes frames through.
+footage the model overdoes, 0 passes frames through. ``ensemble`` (2, 4 or 8) deblurs flipped (and,
+at 8, transposed) copies of each frame and averages them, turned back: a geometric self-ensemble,
+that many times the invokes for a little more gain (docs/QUALITY.md); for files more than streams.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from runtime.zoo import resolve_model
 
 DYNAMIC_PAD_MULTIPLE = 8  # used for a dynamic model without metadata: padding more is harmless
 MAX_STRENGTH = 2.0
+# Copies per frame in a self-ensemble: 1 (off); 2 the frame and its mirror; 4 adds the vertical
+# flips; 8 the transposed frame's four too (the dihedral group of the square).
+ENSEMBLES = (1, 2, 4, 8)
 
 
 def check_strength(strength: Any, name: str = "strength") -> float:
@@ -39,6 +44,57 @@ def check_strength(strength: Any, name: str = "strength") -> float:
     if not 0.0 <= s <= MAX_STRENGTH:  # also refuses NaN
         raise InputError(expected(name, f"a number from 0 to {MAX_STRENGTH:g}", strength))
     return s
+
+
+def check_ensemble(ensemble: Any, name: str = "ensemble") -> int:
+    """``ensemble`` as one of :data:`ENSEMBLES`; InputError naming ``name`` otherwise."""
+    try:
+        n = int(ensemble)
+        ok = n == float(ensemble) and n in ENSEMBLES
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise InputError(
+            expected(name, "1, 2, 4 or 8 (copies of each frame, flipped, averaged)", ensemble)
+        )
+    return n
+
+
+def orient(image: np.ndarray, k: int) -> np.ndarray:
+    """Copy ``k`` (0-7) of an (H, W, C) image for the self-ensemble: bit 2 transposes, bit 0 flips
+    left-right, bit 1 flips up-down (a view, not a copy). :func:`unorient` undoes it."""
+    out = image.transpose(1, 0, 2) if k & 4 else image
+    if k & 1:
+        out = out[:, ::-1]
+    return out[::-1] if k & 2 else out
+
+
+def unorient(image: np.ndarray, k: int) -> np.ndarray:
+    """The inverse of :func:`orient` for the same ``k``."""
+    if k & 2:
+        image = image[::-1]
+    if k & 1:
+        image = image[:, ::-1]
+    return image.transpose(1, 0, 2) if k & 4 else image
+
+
+def average_copies(copies: Any, count: int) -> np.ndarray:
+    """The mean of ``count`` RGB uint8 frames (an iterable, already turned back), rounded half
+    up."""
+    total = None
+    for frame in copies:
+        total = frame.astype(np.uint16) if total is None else total + frame
+    return ((total + count // 2) // count).astype(np.uint8)
+
+
+def self_ensemble(deblur: Any, rgb: np.ndarray, ensemble: int) -> np.ndarray:
+    """``deblur`` (RGB uint8 -> RGB uint8) applied to ``ensemble`` oriented copies of ``rgb``
+    and averaged, turned back: what ``Engine(ensemble=...)`` does, for any deblur function."""
+    ensemble = check_ensemble(ensemble)
+    if ensemble == 1:
+        return deblur(rgb)
+    copies = (unorient(deblur(np.ascontiguousarray(orient(rgb, k))), k) for k in range(ensemble))
+    return average_copies(copies, ensemble)
 
 
 def apply_strength(original: np.ndarray, deblurred: np.ndarray, strength: float) -> np.ndarray:
@@ -74,6 +130,8 @@ class Prepared:
     plan: tiling.TilePlan | None  # None: dynamic model, one padded tile
     pre_ms: float
     source: np.ndarray  # the frame as RGB uint8 (a reference, not a copy, when it already was)
+    # A self-ensemble's copies, copy k oriented by orient(source, k); then ``tiles`` is empty.
+    parts: tuple[Prepared, ...] = ()
 
 
 @dataclass
@@ -83,6 +141,7 @@ class Inferred:
     prepared: Prepared
     outputs: np.ndarray
     invoke_ms: float
+    parts: tuple[Inferred, ...] = ()  # one per Prepared.parts
 
 
 class Engine:
@@ -92,7 +151,8 @@ class Engine:
     sets the tile overlap of fixed-size models (default: the metadata's optional ``tile_overlap``,
     else 1/8 of the tile, at least 16 px); wider overlaps cost more tiles but hide the border
     effects of models with a large receptive field. ``strength`` (0-2, default 1) scales the
-    correction the model adds to each frame.
+    correction the model adds to each frame. ``ensemble`` (1, 2, 4 or 8) averages the model's
+    output over that many flipped or transposed copies of each frame (that many times the work).
     """
 
     def __init__(
@@ -102,8 +162,10 @@ class Engine:
         device: str = "cpu",
         overlap: int | None = None,
         strength: float = 1.0,
+        ensemble: int = 1,
     ) -> None:
         self.strength = check_strength(strength)
+        self.ensemble = check_ensemble(ensemble)
         self.path: Path = resolve_model(model)
         data = load_bytes(self.path, name=f"model {str(self.path)!r}")
         self.metadata: dict[str, Any] | None = read_metadata(data)
@@ -197,8 +259,12 @@ class Engine:
     def tile_count(self, height: int, width: int) -> int:
         """How many interpreter runs a ``height`` x ``width`` frame takes (dynamic models: 1 up to
         ``max_dynamic_pixels``, tiles of ``dynamic_tile`` beyond)."""
-        plan = self._plan(height, width)
-        return 1 if plan is None else plan.count
+        total = 0
+        for k in range(self.ensemble):
+            h, w = (width, height) if k & 4 else (height, width)
+            plan = self._plan(h, w)
+            total += 1 if plan is None else plan.count
+        return total
 
     def process(self, frame: np.ndarray) -> np.ndarray:
         """Deblur one frame: RGB uint8 (H, W, 3) in, RGB uint8 (H, W, 3) out.
@@ -212,6 +278,17 @@ class Engine:
         """Convert, pad, tile and quantize a frame (no interpreter access: any thread)."""
         t0 = time.perf_counter_ns()
         rgb = self._as_rgb8(frame)
+        if self.ensemble == 1:
+            return self._prepare_one(rgb, t0)
+        parts = tuple(
+            self._prepare_one(np.ascontiguousarray(orient(rgb, k)), time.perf_counter_ns())
+            for k in range(self.ensemble)
+        )
+        empty = parts[0].tiles[:0]
+        pre_ms = (time.perf_counter_ns() - t0) / 1e6
+        return Prepared(rgb.shape[0], rgb.shape[1], empty, None, pre_ms, rgb, parts)
+
+    def _prepare_one(self, rgb: np.ndarray, t0: int) -> Prepared:
         h, w = rgb.shape[:2]
         plan = self._plan(h, w)
         if plan is None:  # a dynamic model, whole frame padded to its multiple
@@ -225,6 +302,13 @@ class Engine:
 
     def run(self, prepared: Prepared) -> Inferred:
         """Invoke the interpreter on every tile (call from one thread at a time)."""
+        if prepared.parts:
+            parts = tuple(self._run_one(p) for p in prepared.parts)
+            invoke = sum(p.invoke_ms for p in parts)
+            return Inferred(prepared, parts[0].outputs[:0], invoke, parts)
+        return self._run_one(prepared)
+
+    def _run_one(self, prepared: Prepared) -> Inferred:
         it = self.interpreter
         if self.input_size is None:
             self._ensure_allocated(prepared.tiles.shape[1], prepared.tiles.shape[2])
@@ -245,15 +329,25 @@ class Engine:
         """Dequantize and blend the outputs into the RGB uint8 frame (any thread)."""
         t0 = time.perf_counter_ns()
         p = inferred.prepared
-        pixels = self.out_codec.decode(inferred.outputs)
-        if p.plan is None:
-            out = np.ascontiguousarray(pixels[0, : p.height, : p.width])
+        if inferred.parts:
+            copies = (unorient(self._blend(part), k) for k, part in enumerate(inferred.parts))
+            out = average_copies(copies, len(inferred.parts))
+            tiles = sum(len(part.prepared.tiles) for part in inferred.parts)
         else:
-            out = tiling.blend_tiles(pixels, p.plan)
+            out = self._blend(inferred)
+            tiles = len(p.tiles)
         out = apply_strength(p.source, out, self.strength)
         post = (time.perf_counter_ns() - t0) / 1e6
-        self.timings = FrameTimings(p.pre_ms, inferred.invoke_ms, post, len(p.tiles))
+        self.timings = FrameTimings(p.pre_ms, inferred.invoke_ms, post, tiles)
         return out
+
+    def _blend(self, inferred: Inferred) -> np.ndarray:
+        """One copy's outputs dequantized and blended into its RGB uint8 frame."""
+        p = inferred.prepared
+        pixels = self.out_codec.decode(inferred.outputs)
+        if p.plan is None:
+            return np.ascontiguousarray(pixels[0, : p.height, : p.width])
+        return tiling.blend_tiles(pixels, p.plan)
 
     # ------------------------------------------------------------------ internals
 
@@ -322,6 +416,7 @@ class Engine:
     def __repr__(self) -> str:
         size = "dynamic" if self.input_size is None else "x".join(map(str, self.input_size))
         extra = "" if self.strength == 1.0 else f", strength={self.strength:g}"
+        extra += "" if self.ensemble == 1 else f", ensemble={self.ensemble}"
         return (
             f"Engine({str(self.path)!r}, input={size}, threads={self.threads}, {self.device}"
             f"{extra})"

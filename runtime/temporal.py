@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from runtime import quant, tiling
-from runtime.engine import Engine, Inferred, Prepared
-from runtime.errors import ModelError
+from runtime.engine import Engine, Inferred, Prepared, check_ensemble
+from runtime.errors import InputError, ModelError, expected
 from runtime.model_file import inspect_model, load_bytes, read_metadata
 from runtime.zoo import resolve_model
 
@@ -230,7 +230,7 @@ class TemporalEngine(Engine):
                 reset = True
                 self.cuts += 1
         self._thumb = thumb
-        return TemporalPrepared(p.height, p.width, p.tiles, p.plan, p.pre_ms, p.source, reset)
+        return TemporalPrepared(p.height, p.width, p.tiles, p.plan, p.pre_ms, p.source, reset=reset)
 
     def run(self, prepared: Prepared) -> Inferred:
         rec = self.recurrent
@@ -269,8 +269,24 @@ def open_engine(
     device: str = "cpu",
     overlap: int | None = None,
     strength: float = 1.0,
+    ensemble: int = 1,
 ) -> Engine:
     """The right engine for ``model``: :class:`TemporalEngine` for temporal models, else
-    :class:`Engine`."""
-    cls = TemporalEngine if is_temporal_model(model) else Engine
-    return cls(model, threads=threads, device=device, overlap=overlap, strength=strength)
+    :class:`Engine` (``ensemble``: see :class:`Engine`; a temporal model takes only 1, since its
+    state follows the frames in one orientation)."""
+    ensemble = check_ensemble(ensemble, "--ensemble")
+    if is_temporal_model(model):
+        if ensemble != 1:
+            raise InputError(
+                expected(
+                    "--ensemble",
+                    "1 for a temporal model (its state follows one orientation)",
+                    ensemble,
+                )
+            )
+        return TemporalEngine(
+            model, threads=threads, device=device, overlap=overlap, strength=strength
+        )
+    return Engine(
+        model, threads=threads, device=device, overlap=overlap, strength=strength, ensemble=ensemble
+    )

@@ -59,12 +59,17 @@ def _means(per: list[dict], keys: tuple[str, ...], train_scenes: list[str]) -> d
 
 
 def eval_model(
-    model: str, pairs: Path, threads: int, train_scenes: list[str], strength: float = 1.0
+    model: str,
+    pairs: Path,
+    threads: int,
+    train_scenes: list[str],
+    strength: float = 1.0,
+    ensemble: int = 1,
 ) -> dict:
     from edge_deblur.evaluate import evaluate
 
     t = time.perf_counter()
-    r = evaluate(model, pairs, threads=threads, strength=strength)
+    r = evaluate(model, pairs, threads=threads, strength=strength, ensemble=ensemble)
     per = [
         {
             "name": s.name,
@@ -196,6 +201,13 @@ def main() -> int:
         "--strength", type=float, default=1.0, help="share of the correction applied (0-2)"
     )
     ap.add_argument(
+        "--ensembles",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="self-ensemble sizes (1, 2, 4, 8): each model at each; rows 'NAME xN' for N > 1",
+    )
+    ap.add_argument(
         "--card", type=Path, help="also write the bundled models' card (runtime/zoo/MODEL_CARD.md)"
     )
     ap.add_argument("--force", action="store_true")
@@ -211,12 +223,17 @@ def main() -> int:
 
 def _run(a: argparse.Namespace) -> int:
     from edge_deblur.data import load_pairs
-    from runtime.engine import check_strength
+    from runtime.engine import check_ensemble, check_strength
     from runtime.errors import InputError, expected
     from runtime.model_file import read_metadata
     from runtime.zoo import list_models, resolve_model
 
     check_strength(a.strength, "--strength")
+    ensembles = list(dict.fromkeys(check_ensemble(n, "--ensembles") for n in a.ensembles))
+    if a.card is not None and ensembles != [1]:
+        raise InputError(
+            expected("--ensembles", "1 with --card (the models as shipped)", a.ensembles)
+        )
     if a.card is not None and a.strength != 1.0:
         raise InputError(
             expected(
@@ -243,23 +260,28 @@ def _run(a: argparse.Namespace) -> int:
         "default": default,
         "given": bool(a.models),
         "strength": a.strength,
+        "ensembles": ensembles,
         "models": {},
     }
-    for name in names:
+    for name, n in ((name, n) for name in names for n in ensembles):
         path = paths[name]
-        print(f"model_quality: evaluating {name}", file=sys.stderr)
+        row = name if n == 1 else f"{name} x{n}"
+        print(f"model_quality: evaluating {row}", file=sys.stderr)
         meta = read_metadata(path) or {}
-        r = eval_model(str(path), a.pairs, a.threads, a.train_scenes, a.strength)
+        r = eval_model(str(path), a.pairs, a.threads, a.train_scenes, a.strength, n)
         r.update(
             file=os.path.relpath(path, ROOT),
             bytes=path.stat().st_size,
             quant=meta.get("quant"),
             macs_per_pixel=(
-                None if meta.get("macs_per_pixel") is None else round(meta["macs_per_pixel"], 1)
+                None
+                if meta.get("macs_per_pixel") is None
+                else round(meta["macs_per_pixel"] * n, 1)  # an ensemble runs the model n times
             ),
             input_size=meta.get("input_size"),
+            ensemble=n,
         )
-        result["models"][name] = r
+        result["models"][row] = r
     print("model_quality: classical baselines", file=sys.stderr)
     result["baselines"] = eval_baselines(a.pairs, a.train_scenes)
     if not a.no_bench:
@@ -269,8 +291,9 @@ def _run(a: argparse.Namespace) -> int:
             row["model"] = next(
                 (n for n, p in paths.items() if p.stem == row["model"]), row["model"]
             )
-    # The issue-6 targets are about the models as shipped, not at another strength.
-    result["targets"] = targets(result, entries) if a.strength == 1.0 else []
+    # The issue-6 targets are about the models as shipped, not at another strength or ensemble.
+    shipped = a.strength == 1.0 and ensembles == [1]
+    result["targets"] = targets(result, entries) if shipped else []
     a.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(a.out.with_suffix(".json"), json.dumps(result, indent=1).encode(), force=a.force)
     atomic_write(a.out.with_suffix(".md"), render(result).encode(), force=a.force)
@@ -528,6 +551,12 @@ def render(r: dict) -> str:
         + (
             f" Models at `--strength {r['strength']:g}` (that share of their correction applied)."
             if r.get("strength", 1.0) != 1.0
+            else ""
+        )
+        + (
+            " `NAME xN`: the model as a self-ensemble of N flipped (at 8 also transposed) copies "
+            "of each frame, averaged (`--ensemble N`), N times the invokes."
+            if any(n != 1 for n in r.get("ensembles", [1]))
             else ""
         ),
         "",

@@ -41,6 +41,16 @@ def parse_size(text: str, name: str = "--input-size") -> tuple[int, int]:
     return h, w
 
 
+def ensemble_option():
+    """``--ensemble``: copies of each frame deblurred and averaged (runtime.engine)."""
+    return typer.Option(
+        1,
+        "--ensemble",
+        help="Deblur 2, 4 or 8 flipped (at 8 also transposed) copies of each frame and average "
+        "them: a little more gain for that many times the work (1 = off).",
+    )
+
+
 def strength_option():
     """``--strength``: the share of the model's correction applied (runtime.engine)."""
     return typer.Option(

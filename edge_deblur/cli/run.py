@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from edge_deblur.cli._common import ErrorHandlingGroup, strength_option
+from edge_deblur.cli._common import ErrorHandlingGroup, ensemble_option, strength_option
 
 app = typer.Typer(cls=ErrorHandlingGroup)
 
@@ -101,6 +101,7 @@ def run(
         1.0, "--scale", help="Run the model at this fraction of the resolution (0.05-1)."
     ),
     strength: float = strength_option(),
+    ensemble: int = ensemble_option(),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
 ) -> None:
     """Deblur a camera or file stream: capture, inference and output run concurrently.
@@ -124,7 +125,9 @@ def run(
         check_output(output, force=force)
     from runtime.temporal import open_engine
 
-    engine = open_engine(model, threads=threads, device=device.value, strength=strength)
+    engine = open_engine(
+        model, threads=threads, device=device.value, strength=strength, ensemble=ensemble
+    )
     src = open_source(source)
     sinks = []
     try:
@@ -193,6 +196,7 @@ def deblur(
         "their sharpest regions, deblur the fused image into the one -o image.",
     ),
     strength: float = strength_option(),
+    ensemble: int = ensemble_option(),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
 ) -> None:
     """Deblur images, folders of images and videos (every frame, at the input size).
@@ -204,7 +208,7 @@ def deblur(
     from runtime.temporal import open_engine
 
     if burst:
-        _deblur_burst(inputs, out, model, threads, device.value, force, strength)
+        _deblur_burst(inputs, out, model, threads, device.value, force, strength, ensemble)
         return
     jobs: list[tuple[Path, Path]] = []
     single = len(inputs) == 1 and inputs[0].is_file()
@@ -235,7 +239,9 @@ def deblur(
             )
         seen[dst] = src
         check_output(dst, force=force)
-    engine = open_engine(model, threads=threads, device=device.value, strength=strength)
+    engine = open_engine(
+        model, threads=threads, device=device.value, strength=strength, ensemble=ensemble
+    )
     corrupt = 0
     for src, dst in jobs:
         if hasattr(engine, "reset"):
@@ -258,6 +264,7 @@ def _deblur_burst(
     device: str,
     force: bool,
     strength: float = 1.0,
+    ensemble: int = 1,
 ) -> None:
     from runtime.burst import check_burst, deblur_burst
     from runtime.errors import InputError, expected
@@ -276,7 +283,9 @@ def _deblur_burst(
     shots = [read_image(p) for p in inputs]
     names = [p.name for p in inputs]
     check_burst(shots, names)  # before loading the model
-    engine = open_engine(model, threads=threads, device=device, strength=strength)
+    engine = open_engine(
+        model, threads=threads, device=device, strength=strength, ensemble=ensemble
+    )
     image, res = deblur_burst(shots, engine.process, names=names)
     try:
         write_image(out, image, force=force)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from edge_deblur.cli._common import ErrorHandlingGroup, strength_option
+from edge_deblur.cli._common import ErrorHandlingGroup, ensemble_option, strength_option
 from edge_deblur.config import AdvLoss, Arch, PixelLoss, Size, Strategy, TrainConfig
 
 app = typer.Typer(cls=ErrorHandlingGroup)
@@ -272,6 +272,7 @@ def eval_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
     threads: int = typer.Option(2, "--threads", min=1, help="Interpreter threads (.tflite)."),
     strength: float = strength_option(),
+    ensemble: int = ensemble_option(),
 ) -> None:
     """PSNR/SSIM of a model's output and of the input against sharp, at full resolution."""
     from edge_deblur.evaluate import evaluate
@@ -292,6 +293,7 @@ def eval_cmd(
                 pairs,
                 threads=threads,
                 strength=strength,
+                ensemble=ensemble,
                 on_image=lambda _s: progress.advance(task),
             )
         typer.echo(json.dumps(result.to_json_dict()))
@@ -303,7 +305,9 @@ def eval_cmd(
             f"{s.psnr - s.input_psnr:+.2f})  SSIM {s.ssim:.4f} (input {s.input_ssim:.4f})"
         )
 
-    result = evaluate(model, pairs, threads=threads, strength=strength, on_image=on_image)
+    result = evaluate(
+        model, pairs, threads=threads, strength=strength, ensemble=ensemble, on_image=on_image
+    )
     typer.echo(
         f"mean of {result.n}: PSNR {result.psnr:.2f} dB (input {result.input_psnr:.2f}, "
         f"{result.psnr_gain:+.2f} dB), SSIM {result.ssim:.4f} (input {result.input_ssim:.4f})"

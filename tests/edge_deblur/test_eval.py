@@ -142,3 +142,26 @@ def test_eval_strength_zero_scores_the_input_and_half_lies_between(pairs_dir, ke
     half = json.loads(r.stdout)
     for h, f in zip(half["per_image"], full.per_image, strict=True):
         assert h["psnr"] != pytest.approx(f.psnr) and h["psnr"] != pytest.approx(f.input_psnr)
+
+
+def test_eval_ensemble_of_a_keras_model_averages_flipped_copies(pairs_dir, keras_model):
+    from edge_deblur.data import load_pairs
+    from edge_deblur.evaluate import make_deblurrer
+    from runtime.engine import orient, unorient
+    from runtime.io import read_image
+
+    blur = read_image(load_pairs(pairs_dir)[0].blur_path)
+    plain = make_deblurrer(keras_model)
+    two = make_deblurrer(keras_model, ensemble=2)(blur)
+    mirrored = unorient(plain(np.ascontiguousarray(orient(blur, 1))), 1)
+    want = ((plain(blur).astype(np.uint16) + mirrored + 1) // 2).astype(np.uint8)
+    assert np.array_equal(two, want)
+    r = CliRunner().invoke(
+        app, ["eval", str(keras_model), "--pairs", str(pairs_dir), "--json", "--ensemble", "2"]
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["n"] == len(load_pairs(pairs_dir))
+    r = CliRunner().invoke(
+        app, ["eval", str(keras_model), "--pairs", str(pairs_dir), "--ensemble", "5"]
+    )
+    assert r.exit_code == 2 and "--ensemble" in r.stderr

@@ -213,3 +213,21 @@ def test_deblur_strength_zero_writes_the_input_and_bad_strength_exits_2(tmp_path
     r = runner.invoke(app, [*args, "--strength", "3", "--force"])
     assert r.exit_code == 2
     assert "--strength" in r.output
+
+
+def test_deblur_ensemble_writes_the_averaged_copies_and_bad_ensemble_exits_2(tmp_path, uint8_model):
+    from runtime.engine import Engine
+
+    rng = np.random.default_rng(3)
+    src, dst = tmp_path / "in.png", tmp_path / "out.png"
+    frame = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    write_image(src, frame)
+    args = ["deblur", str(src), "-o", str(dst), "--model", str(uint8_model)]
+    r = runner.invoke(app, [*args, "--ensemble", "4"])
+    assert r.exit_code == 0, r.output
+    assert np.array_equal(read_image(dst), Engine(uint8_model, ensemble=4).process(frame))
+    before = dst.read_bytes()
+    r = runner.invoke(app, [*args, "--ensemble", "3", "--force"])
+    assert r.exit_code == 2
+    assert "--ensemble: expected 1, 2, 4 or 8" in r.output
+    assert dst.read_bytes() == before  # nothing written on the refusal

@@ -241,3 +241,77 @@ def test_strength_scales_the_correction_and_zero_passes_frames_through(uint8_mod
 def test_bad_strength_is_an_input_error_before_the_model_loads(bad, tmp_path):
     with pytest.raises(InputError, match="strength: expected a number from 0 to 2"):
         Engine(tmp_path / "not even there.tflite", strength=bad)
+
+
+def test_orient_and_unorient_are_inverse_and_cover_eight_distinct_copies():
+    from runtime.engine import orient, unorient
+
+    img = np.arange(3 * 5 * 2).reshape(3, 5, 2)
+    copies = [orient(img, k) for k in range(8)]
+    for k, c in enumerate(copies):
+        assert np.array_equal(unorient(c, k), img)
+        assert c.shape == ((5, 3, 2) if k & 4 else (3, 5, 2))
+    assert len({c.tobytes() + bytes(c.shape) for c in copies}) == 8
+
+
+def test_self_ensemble_turns_each_copy_back_before_averaging():
+    from runtime.engine import self_ensemble
+
+    def darken_left_column(rgb):  # not flip-equivariant: it always edits the left column
+        out = rgb.copy()
+        out[:, 0] = 0
+        return out
+
+    frame = np.full((4, 6, 3), 200, np.uint8)
+    two = self_ensemble(darken_left_column, frame, 2)
+    # copy 0 zeroes the left column; copy 1 (mirrored) zeroes what is the right one once
+    # turned back; the mean is 100 on both edges, 200 between
+    assert two[:, 0].max() == two[:, -1].max() == 100 and (two[:, 1:-1] == 200).all()
+    eight = self_ensemble(darken_left_column, frame, 8)
+    # 8 copies: left and right columns hit twice each (mean 150), top and bottom rows twice
+    # each via the transposed copies, corners in 4 of 8 copies
+    grey = eight[..., 0]
+    assert (eight == grey[..., None]).all()
+    assert grey[1, 0] == grey[1, -1] == grey[0, 2] == grey[-1, 2] == 150
+    assert grey[0, 0] == grey[-1, -1] == 100 and (grey[1:-1, 1:-1] == 200).all()
+    assert np.array_equal(self_ensemble(darken_left_column, frame, 1), darken_left_column(frame))
+
+
+@pytest.mark.parametrize("n", [2, 4, 8])
+def test_engine_ensemble_is_the_mean_of_its_oriented_copies(uint8_model, n):
+    from runtime.engine import average_copies, orient, unorient
+
+    frame = np.random.default_rng(6).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    single = Engine(uint8_model)
+    copies = [unorient(single.process(np.ascontiguousarray(orient(frame, k))), k) for k in range(n)]
+    want = average_copies(copies, n)
+    eng = Engine(uint8_model, ensemble=n)
+    got = eng.process(frame)
+    assert got.shape == frame.shape and got.dtype == np.uint8
+    assert np.array_equal(got, want)
+    assert not np.array_equal(got, single.process(frame))  # the copies do differ
+    # the stream's three stages give the same frame, and count every copy's tiles
+    assert np.array_equal(eng.finish(eng.run(eng.prepare(frame))), want)
+    assert eng.timings.tiles == eng.tile_count(37, 53) > single.tile_count(37, 53)
+    assert "ensemble=" in repr(eng)
+
+
+def test_engine_ensemble_works_with_a_dynamic_model_and_with_strength(dynamic_model):
+    frame = np.random.default_rng(7).integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    out = Engine(dynamic_model, ensemble=8).process(frame)
+    assert out.shape == frame.shape
+    assert np.array_equal(Engine(dynamic_model, ensemble=4, strength=0).process(frame), frame)
+
+
+@pytest.mark.parametrize("bad", [0, 3, 16, 2.5, "x", None])
+def test_bad_ensemble_is_an_input_error_before_the_model_loads(bad, tmp_path):
+    with pytest.raises(InputError, match="ensemble: expected 1, 2, 4 or 8"):
+        Engine(tmp_path / "not even there.tflite", ensemble=bad)
+
+
+def test_a_temporal_model_refuses_an_ensemble(temporal_model):
+    from runtime.temporal import TemporalEngine, open_engine
+
+    assert isinstance(open_engine(temporal_model, ensemble=1), TemporalEngine)
+    with pytest.raises(InputError, match="--ensemble: expected 1 for a temporal model"):
+        open_engine(temporal_model, ensemble=2)
