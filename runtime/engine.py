@@ -133,6 +133,11 @@ class Prepared:
     # A self-ensemble's copies, copy k oriented by orient(source, k); then ``tiles`` is empty.
     parts: tuple[Prepared, ...] = ()
 
+    @property
+    def tile_total(self) -> int:
+        """Interpreter runs this frame takes: its tiles, or all its copies' tiles."""
+        return sum(len(p.tiles) for p in self.parts) if self.parts else len(self.tiles)
+
 
 @dataclass
 class Inferred:
@@ -332,13 +337,11 @@ class Engine:
         if inferred.parts:
             copies = (unorient(self._blend(part), k) for k, part in enumerate(inferred.parts))
             out = average_copies(copies, len(inferred.parts))
-            tiles = sum(len(part.prepared.tiles) for part in inferred.parts)
         else:
             out = self._blend(inferred)
-            tiles = len(p.tiles)
         out = apply_strength(p.source, out, self.strength)
         post = (time.perf_counter_ns() - t0) / 1e6
-        self.timings = FrameTimings(p.pre_ms, inferred.invoke_ms, post, tiles)
+        self.timings = FrameTimings(p.pre_ms, inferred.invoke_ms, post, p.tile_total)
         return out
 
     def _blend(self, inferred: Inferred) -> np.ndarray:

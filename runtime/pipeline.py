@@ -381,7 +381,7 @@ class Pipeline:
                 failed = e
                 self._stop.set()
                 continue
-            self.stats.tiles = len(job.prepared.tiles)
+            self.stats.tiles = job.prepared.tile_total
             self.stats.add(
                 FrameRecord(
                     capture=job.capture_ms,

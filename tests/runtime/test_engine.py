@@ -293,6 +293,7 @@ def test_engine_ensemble_is_the_mean_of_its_oriented_copies(uint8_model, n):
     # the stream's three stages give the same frame, and count every copy's tiles
     assert np.array_equal(eng.finish(eng.run(eng.prepare(frame))), want)
     assert eng.timings.tiles == eng.tile_count(37, 53) > single.tile_count(37, 53)
+    assert eng.prepare(frame).tile_total == eng.tile_count(37, 53)
     assert "ensemble=" in repr(eng)
 
 

@@ -396,3 +396,16 @@ def test_a_second_signal_ends_a_stream_whose_source_hangs(tmp_path, uint8_model)
     assert time.monotonic() - t0 < 20
     assert pipe.interrupted and stats.frames >= 1
     assert len(read_all(open_source(out))) == stats.frames
+
+
+def test_an_ensemble_engine_streams_the_same_frames_as_process_and_counts_its_tiles(uint8_model):
+    frames = synthetic_frames(4, 20, 30)
+    eng = Engine(uint8_model, ensemble=8)
+    sink = Collect()
+    pipe = Pipeline(ArraySource(frames), eng, [sink])
+    stats = pipe.run()
+    assert stats.frames == 4 and stats.tiles == eng.tile_count(20, 30) > 8
+    check = Engine(uint8_model, ensemble=8)
+    for (original, deblurred), frame in zip(sink.frames, frames, strict=True):
+        assert np.array_equal(original, frame)
+        assert np.array_equal(deblurred, check.process(frame))
