@@ -253,7 +253,7 @@ def convert(
     from converters.edgetpu import analyze, compile_edgetpu, compiler_path
     from converters.prune import kernel_sparsity, prune
     from converters.qat import check_quantizable, qat
-    from converters.simplify import drop_noop_ops
+    from converters.simplify import Simplified, drop_noop_ops, fold_requantize_relus
     from runtime.model_file import inspect_model, write_metadata
 
     step = on_step or (lambda _msg: None)
@@ -345,8 +345,11 @@ def convert(
         representative=calib.representative if calib is not None else None,
         per_channel=cfg.weights is WeightScheme.PER_CHANNEL,
     )
-    # int8: the float model's final clip is an exact no-op after the saturating ADD (simplify.py)
+    # int8: the float model's final clip is an exact no-op after the saturating ADD; a clipped
+    # ReLU's rescale-only RELU folds into its producer (simplify.py)
     simplified = drop_noop_ops(run_mode(cfg.quant, job))
+    folded = fold_requantize_relus(simplified.data)
+    simplified = Simplified(folded.data, simplified.removed + folded.removed)
     data = simplified.data
     # The fp32 conversion of the untouched source: the size reference (same input shape) and,
     # at a static shape, the MAC count per pixel.

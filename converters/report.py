@@ -80,7 +80,8 @@ def build_report(
 ) -> dict[str, Any]:
     """Every figure of one conversion as a JSON-ready dict.
 
-    ``removed_ops`` lists the operators :func:`converters.simplify.drop_noop_ops` dropped.
+    ``removed_ops`` lists the operators :func:`converters.simplify.drop_noop_ops` dropped and
+    those :func:`converters.simplify.fold_requantize_relus` folded.
     """
     size, gz = len(data), gzip_size(data)
     return {
@@ -187,12 +188,21 @@ def render_markdown(r: dict[str, Any]) -> str:
         f"{','.join(o['dtypes'])} | {o['macs']:,} |"
         for o in r["ops"]
     ]
-    if r.get("removed_ops"):
+    removed = r.get("removed_ops") or []
+    exact = [o for o in removed if "folded into" not in o["op"]]
+    folded = [o for o in removed if "folded into" in o["op"]]
+    if exact:
         lines += [
             "",
             "Removed as exact no-ops (output equals input bit for bit, from the tensors' "
-            "quantization): "
-            + ", ".join(f"{o['op']} (`{o['output']}`)" for o in r["removed_ops"])
+            "quantization): " + ", ".join(f"{o['op']} (`{o['output']}`)" for o in exact) + ".",
+        ]
+    if folded:
+        lines += [
+            "",
+            "Folded into their producer (a RELU that only rescales; the producer rounds once, "
+            "into the RELU's scale; not bit-exact, converters/simplify.py): "
+            + ", ".join(f"{o['op']} (`{o['output']}`)" for o in folded)
             + ".",
         ]
     lines += edgetpu_markdown(e)

@@ -19,6 +19,18 @@ equals its input bit for bit:
 The producer of the removed op's input then writes straight into its output tensor (so graph
 outputs and signatures keep their names and indices) and tensors nothing uses any more are
 dropped. Pure flatbuffer work: no interpreter, no TensorFlow.
+
+:func:`fold_requantize_relus` goes one step further, and its result is not bit-exact: a ``RELU``
+whose input and output both have their zero point at the type's lowest value clamps nothing (its
+input cannot hold a negative number) and only rescales. A clipped ``ReLU(max_value)`` after a
+convolution (``bound0``, edge_deblur/models/cnn.py) converts that way: the convolution's output
+is calibrated to the range it reached, the RELU's to the clip's. Two such RELUs stood outside
+XNNPACK and took 22.6 of 28.7 ms of ``cnn-wide-srgb-b2``'s 640x480 frame on the development host
+(benchmarks/results/op_profile_wide_unfolded.md; folded: 5.9 ms, op_profile_wide.md). When its
+producer is a CONV_2D, DEPTHWISE_CONV_2D or ADD (they requantize a wide accumulator into their
+output's scale) and nothing else reads the producer's output, the producer writes the RELU's
+output tensor directly: one rounding instead of two, and the clip at the RELU's range instead of
+the narrower calibrated one, which is nearer the float model.
 """
 
 from __future__ import annotations
@@ -74,6 +86,83 @@ def drop_noop_ops(data: bytes) -> Simplified:
     if not removed:
         return Simplified(data, ())
     return Simplified(repack(model, len(data)), tuple(removed))
+
+
+def fold_requantize_relus(data: bytes) -> Simplified:
+    """Return ``data`` with every rescale-only RELU folded into its producer (see module doc).
+
+    Not bit-exact: the producer's output is rounded once, in the RELU's scale."""
+    schema = _require_schema("fold_requantize_relus")
+    model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    if any(b.offset > 1 for b in model.buffers or []):
+        return Simplified(data, ())
+    names = _enum_names()
+    op_names, type_names = names["op"], names["dtype"]
+    removed: list[dict[str, str]] = []
+    for sg in model.subgraphs or []:
+        before = len(removed)
+        while (hit := _find_rescale_relu(model, sg, op_names, type_names)) is not None:
+            i, src, dst, producer = hit
+            sg.operators.pop(i)
+            for other in sg.operators:
+                other.outputs = _replace(other.outputs, src, dst)
+            removed.append(
+                {
+                    "op": f"RELU (rescale, folded into {producer})",
+                    "output": _name(sg.tensors[dst].name),
+                }
+            )
+        if len(removed) > before:
+            drop_unused_tensors(model, sg)
+    if not removed:
+        return Simplified(data, ())
+    return Simplified(repack(model, len(data)), tuple(removed))
+
+
+# Producers that requantize an accumulator into their output's scale, and their fused
+# activations that stay right under a new output scale (NONE, RELU: a clamp at the zero point).
+_FOLD_INTO = ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD")
+_FOLD_ACTIVATIONS = (0, 1)
+
+
+def _find_rescale_relu(model, sg, op_names, type_names) -> tuple[int, int, int, str] | None:
+    """``(op index, input, output, producer name)`` of the first foldable RELU, or None."""
+    graph_io = {int(t) for t in list(sg.inputs) + list(sg.outputs)}
+    producer = {int(t): op for op in sg.operators for t in op.outputs}
+    readers: dict[int, int] = {}
+    for op in sg.operators:
+        for t in op.inputs if op.inputs is not None else []:
+            readers[int(t)] = readers.get(int(t), 0) + 1
+
+    def kind_of(op) -> str:
+        code = model.operatorCodes[op.opcodeIndex]
+        return op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "")
+
+    for i, op in enumerate(sg.operators):
+        if kind_of(op) != "RELU" or len(op.inputs) != 1 or len(op.outputs) != 1:
+            continue
+        src, out = int(op.inputs[0]), int(op.outputs[0])
+        if src in graph_io or readers.get(src) != 1 or src not in producer:
+            continue
+        prod = producer[src]
+        pkind = kind_of(prod)
+        if pkind not in _FOLD_INTO or len(prod.outputs) != 1:
+            continue
+        act = getattr(prod.builtinOptions, "fusedActivationFunction", None)
+        if act not in _FOLD_ACTIVATIONS:
+            continue
+        t_in, t_out = sg.tensors[src], sg.tensors[out]
+        ttype = type_names.get(t_in.type, "")
+        if ttype not in ("int8", "uint8") or t_out.type != t_in.type:
+            continue
+        if list(t_in.shape) != list(t_out.shape):
+            continue
+        q_in, q_out = _quant(t_in), _quant(t_out)
+        lo = _INT_RANGE[ttype][0]
+        if q_in is None or q_out is None or q_in[1] != (lo,) or q_out[1] != (lo,):
+            continue
+        return i, src, out, pkind
+    return None
 
 
 def _replace(idx: Any, src: int, dst: int) -> list[int]:

@@ -21,9 +21,8 @@ PY=${PY:-.venv/bin/python}
 SHARED=${SHARED:-../shared/data}
 WORK=${WORK:-runs/release}
 MODELS=${MODELS:-cnn-faster-lc-srgb cnn-wide-srgb-b2 cnn-faster-lc cnn-lite cnn-tiny}
-# Models bundled as int8 only (no fp32 twin): the previous default, kept as an alternative, and
-# the quality tier (its fp32 file would be 1.3 MB, for a CPU it is too slow anyway).
-INT8_ONLY=" cnn-faster-lc cnn-wide-srgb-b2 "
+# Models bundled as int8 only (no fp32 twin): the previous default, kept as an alternative.
+INT8_ONLY=" cnn-faster-lc "
 # Fixed int8 input per model: the cnn-faster-lc models (the default among them) and the quality
 # tier cnn-wide-srgb-b2 are converted for whole 640x480 frames (one invoke per VGA frame; larger
 # frames run as tiles of that size), the others for 256x256 tiles.

@@ -153,3 +153,17 @@ def test_float_models_are_returned_unchanged(tiny_model_path):
     data = run_mode("fp32", ModeJob(model=m, input_shape=(1, SIDE, SIDE, 3)))
     res = drop_noop_ops(data)
     assert res.removed == () and res.data == data
+
+
+def test_a_relu_that_can_clamp_is_never_folded(tiny_int8):
+    from converters.simplify import fold_requantize_relus
+
+    def widen(schema, model):  # as above: the RELU's input can hold negative values
+        sg, mini = _op(schema, model, "MINIMUM")
+        _, relu = _op(schema, model, "RELU")
+        for t in (*mini.inputs, *mini.outputs, *relu.outputs):
+            sg.tensors[t].quantization.zeroPoint = np.array([-100], np.int64)
+
+    data = drop_noop_ops(_mutated(tiny_int8, widen)).data
+    res = fold_requantize_relus(data)
+    assert res.removed == () and res.data == data

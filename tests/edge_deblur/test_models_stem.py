@@ -287,3 +287,36 @@ def test_train_config_carries_bound0(tmp_path):
     assert "bound0" not in TrainConfig(data=(str(tmp_path),)).model_overrides()
     with pytest.raises(InputError, match="bound0"):
         TrainConfig(data=(str(tmp_path),), bound0=-0.5)
+
+
+def test_bound0_rescale_only_relus_fold_into_their_convolutions_and_stay_near_float():
+    from _toy import int8_tflite
+
+    from converters.simplify import drop_noop_ops, fold_requantize_relus
+    from runtime.interpreter import load_interpreter
+    from runtime.model_file import inspect_model
+
+    tiny = {"widths": (8, 8, 8), "blocks": (1, 0, 1)}
+    m = models.build_generator("cnn", "small", **tiny, stem=2, lowcut=16, bound0=2.0)
+    data = drop_noop_ops(int8_tflite(m, 64)).data
+    assert inspect_model(data).op_counts().get("RELU", 0) >= 1  # what the fold is for
+    res = fold_requantize_relus(data)
+    assert "RELU" not in inspect_model(res.data).op_counts()
+    assert res.removed and all("folded into CONV_2D" in r["op"] for r in res.removed)
+    assert fold_requantize_relus(res.data).removed == ()  # nothing left to fold
+
+    def run(model_bytes, x):
+        it = load_interpreter(model_bytes, threads=1)
+        it.allocate_tensors()
+        i, o = it.get_input_details()[0], it.get_output_details()[0]
+        it.set_tensor(i["index"], x)
+        it.invoke()
+        return it.get_tensor(o["index"]).astype(np.int32)
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
+    before, after = run(data, x), run(res.data, x)
+    ref = np.clip(m(x.astype(np.float32) / 255.0).numpy() * 255.0, 0, 255)
+    # one rounding instead of two: close to the unfolded file, and no further from float
+    assert np.abs(before - after).max() <= 3
+    assert np.abs(after - ref).mean() <= np.abs(before - ref).mean() + 0.05
