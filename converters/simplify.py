@@ -62,7 +62,21 @@ class Simplified:
 
 def drop_noop_ops(data: bytes) -> Simplified:
     """Return ``data`` without the operators that provably copy their input (see module doc)."""
-    schema = _require_schema("drop_noop_ops")
+    return _remove_ops(data, "drop_noop_ops", _find_noop)
+
+
+def fold_requantize_relus(data: bytes) -> Simplified:
+    """Return ``data`` with every rescale-only RELU folded into its producer (see module doc).
+
+    Not bit-exact: the producer's output is rounded once, in the RELU's scale."""
+    return _remove_ops(data, "fold_requantize_relus", _find_rescale_relu)
+
+
+def _remove_ops(data: bytes, caller: str, find) -> Simplified:
+    """Remove, one at a time, each single-input op that ``find(model, sg, op_names, type_names)``
+    names as ``(op index, input, output, label)``: the input's producer (and every other reader)
+    then uses the op's output tensor, and tensors nothing uses any more are dropped."""
+    schema = _require_schema(caller)
     model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
     if any(b.offset > 1 for b in model.buffers or []):  # external buffers: leave it alone
         return Simplified(data, ())
@@ -71,16 +85,13 @@ def drop_noop_ops(data: bytes) -> Simplified:
     removed: list[dict[str, str]] = []
     for sg in model.subgraphs or []:
         before = len(removed)
-        while True:
-            hit = _find_noop(model, sg, op_names, type_names)
-            if hit is None:
-                break
-            i, src, dst, kind = hit
+        while (hit := find(model, sg, op_names, type_names)) is not None:
+            i, src, dst, label = hit
             sg.operators.pop(i)
             for other in sg.operators:  # the producer and every other reader of src use dst
                 other.inputs = _replace(other.inputs, src, dst)
                 other.outputs = _replace(other.outputs, src, dst)
-            removed.append({"op": kind, "output": _name(sg.tensors[dst].name)})
+            removed.append({"op": label, "output": _name(sg.tensors[dst].name)})
         if len(removed) > before:
             drop_unused_tensors(model, sg)
     if not removed:
@@ -88,35 +99,10 @@ def drop_noop_ops(data: bytes) -> Simplified:
     return Simplified(repack(model, len(data)), tuple(removed))
 
 
-def fold_requantize_relus(data: bytes) -> Simplified:
-    """Return ``data`` with every rescale-only RELU folded into its producer (see module doc).
-
-    Not bit-exact: the producer's output is rounded once, in the RELU's scale."""
-    schema = _require_schema("fold_requantize_relus")
-    model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
-    if any(b.offset > 1 for b in model.buffers or []):
-        return Simplified(data, ())
-    names = _enum_names()
-    op_names, type_names = names["op"], names["dtype"]
-    removed: list[dict[str, str]] = []
-    for sg in model.subgraphs or []:
-        before = len(removed)
-        while (hit := _find_rescale_relu(model, sg, op_names, type_names)) is not None:
-            i, src, dst, producer = hit
-            sg.operators.pop(i)
-            for other in sg.operators:
-                other.outputs = _replace(other.outputs, src, dst)
-            removed.append(
-                {
-                    "op": f"RELU (rescale, folded into {producer})",
-                    "output": _name(sg.tensors[dst].name),
-                }
-            )
-        if len(removed) > before:
-            drop_unused_tensors(model, sg)
-    if not removed:
-        return Simplified(data, ())
-    return Simplified(repack(model, len(data)), tuple(removed))
+def _kind(model, op, op_names) -> str:
+    """The builtin operator name of ``op``."""
+    code = model.operatorCodes[op.opcodeIndex]
+    return op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "")
 
 
 # Producers that requantize an accumulator into their output's scale, and their fused
@@ -126,26 +112,21 @@ _FOLD_ACTIVATIONS = (0, 1)
 
 
 def _find_rescale_relu(model, sg, op_names, type_names) -> tuple[int, int, int, str] | None:
-    """``(op index, input, output, producer name)`` of the first foldable RELU, or None."""
+    """``(op index, input, output, label)`` of the first foldable RELU, or None."""
     graph_io = {int(t) for t in list(sg.inputs) + list(sg.outputs)}
     producer = {int(t): op for op in sg.operators for t in op.outputs}
     readers: dict[int, int] = {}
     for op in sg.operators:
         for t in op.inputs if op.inputs is not None else []:
             readers[int(t)] = readers.get(int(t), 0) + 1
-
-    def kind_of(op) -> str:
-        code = model.operatorCodes[op.opcodeIndex]
-        return op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "")
-
     for i, op in enumerate(sg.operators):
-        if kind_of(op) != "RELU" or len(op.inputs) != 1 or len(op.outputs) != 1:
+        if _kind(model, op, op_names) != "RELU" or len(op.inputs) != 1 or len(op.outputs) != 1:
             continue
         src, out = int(op.inputs[0]), int(op.outputs[0])
         if src in graph_io or readers.get(src) != 1 or src not in producer:
             continue
         prod = producer[src]
-        pkind = kind_of(prod)
+        pkind = _kind(model, prod, op_names)
         if pkind not in _FOLD_INTO or len(prod.outputs) != 1:
             continue
         act = getattr(prod.builtinOptions, "fusedActivationFunction", None)
@@ -161,7 +142,7 @@ def _find_rescale_relu(model, sg, op_names, type_names) -> tuple[int, int, int, 
         lo = _INT_RANGE[ttype][0]
         if q_in is None or q_out is None or q_in[1] != (lo,) or q_out[1] != (lo,):
             continue
-        return i, src, out, pkind
+        return i, src, out, f"RELU (rescale, folded into {pkind})"
     return None
 
 
@@ -174,8 +155,7 @@ def _find_noop(model, sg, op_names, type_names) -> tuple[int, int, int, str] | N
     graph_io = {int(t) for t in list(sg.inputs) + list(sg.outputs)}
     produced = {int(t) for op in sg.operators for t in op.outputs}
     for i, op in enumerate(sg.operators):
-        code = model.operatorCodes[op.opcodeIndex]
-        kind = op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "")
+        kind = _kind(model, op, op_names)
         if kind not in ("RELU", "MINIMUM", "MAXIMUM") or len(op.outputs) != 1:
             continue
         out = int(op.outputs[0])
