@@ -92,7 +92,7 @@ def open_interpreter(path: str | Path, threads: int, device: str = "cpu"):
     from runtime.interpreter import load_interpreter
     from runtime.model_file import load_bytes
 
-    data = load_bytes(path, name=f"model {str(path)!r}")
+    data = load_bytes(path, name="model")
     return load_interpreter(data, threads=threads, device=device)
 
 

@@ -28,12 +28,12 @@ def _tensor(t: Any) -> dict[str, Any]:
 def inspect_tflite(path: str | os.PathLike) -> dict[str, Any]:
     """Everything ``inspect`` shows, as a JSON-ready dict."""
     data = load_bytes(path, name="MODEL")
-    info = inspect_model(data)
+    info = inspect_model(data, name=f"MODEL {str(path)!r}")
     return {
         "path": str(path),
         "size_bytes": len(data),
         "gzip_bytes": gzip_size(data),
-        "metadata": read_metadata(data),
+        "metadata": read_metadata(data, name=f"MODEL {str(path)!r}"),
         "inputs": [_tensor(t) for t in info.inputs],
         "outputs": [_tensor(t) for t in info.outputs],
         "integer_only": integer_only(info),

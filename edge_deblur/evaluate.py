@@ -165,7 +165,8 @@ def resolve_model_path(model: str | os.PathLike) -> Path:
         return p
     from runtime.zoo import resolve_model
 
-    return resolve_model(str(model))  # bundled names; InputError listing them otherwise
+    # bundled names; an InputError listing them otherwise
+    return resolve_model(str(model), what="MODEL")
 
 
 def make_deblurrer(
@@ -236,6 +237,14 @@ def evaluate(
                     f"pair {pair.name!r}",
                     "blurred and sharp images of the same size",
                     f"{blur.shape[1]}x{blur.shape[0]} vs {sharp.shape[1]}x{sharp.shape[0]}",
+                )
+            )
+        if min(blur.shape[:2]) < 7:
+            raise InputError(
+                expected(
+                    f"pair {pair.name!r}",
+                    "images of at least 7x7 pixels (the SSIM window)",
+                    f"{blur.shape[1]}x{blur.shape[0]}",
                 )
             )
         out = run(blur)

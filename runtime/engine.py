@@ -172,8 +172,8 @@ class Engine:
         self.strength = check_strength(strength)
         self.ensemble = check_ensemble(ensemble)
         self.path: Path = resolve_model(model)
-        data = load_bytes(self.path, name=f"model {str(self.path)!r}")
-        self.metadata: dict[str, Any] | None = read_metadata(data)
+        data = load_bytes(self.path, name="model")
+        self.metadata: dict[str, Any] | None = read_metadata(data, name=f"model {str(self.path)!r}")
         self.threads = threads
         self.device = str(device)
         self._data = data

@@ -7,6 +7,7 @@ loaded again without default delegates (slower) and a warning says so.
 
 from __future__ import annotations
 
+import ctypes
 import enum
 import importlib
 import platform
@@ -96,6 +97,9 @@ def load_interpreter(
         if be.load_delegate is None:
             raise DeviceError(f"--device edgetpu: the {be.name} backend cannot load delegates")
         try:
+            # Open the library first: a Delegate whose library is missing fails half-built, and
+            # its __del__ then prints an ignored AttributeError after our error.
+            ctypes.CDLL(lib)
             delegates.append(be.load_delegate(lib))
         except (ValueError, OSError, RuntimeError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -55,9 +56,10 @@ def load_bytes(model: ModelSource, name: str = "model") -> bytes:
             raise InputError(f"{name} {str(p)!r}: cannot read it ({e.strerror})") from e
         label = f"{name} {str(p)!r}"
     if len(data) < 8 or data[4:8] != _FILE_ID:
+        got = f"{data[4:8]!r} in {len(data)} bytes" if len(data) >= 8 else f"{len(data)} bytes"
         raise ModelError(
             f"{label}: expected a TFLite flatbuffer (identifier 'TFL3' at byte 4), "
-            f"got {data[4:8]!r} in {len(data)} bytes; "
+            f"got {got}; "
             "give a .tflite written by `edge-deblur convert`"
         )
     return data
@@ -131,31 +133,39 @@ def _raw_metadata_entries(data: bytes) -> dict[str, bytes]:
     return out
 
 
-def read_metadata(model: ModelSource) -> dict[str, Any] | None:
+def _warn_metadata(message: str) -> None:
+    # One warning site (stacklevel 1): the default filter then shows a message once per
+    # process, however many readers open the same damaged model.
+    warnings.warn(message, UserWarning, stacklevel=1)
+
+
+def read_metadata(model: ModelSource, name: str = "model") -> dict[str, Any] | None:
     """The ``edge_deblur`` metadata dict of a ``.tflite`` (path or bytes), or None when absent.
 
     A present but unreadable entry (not UTF-8 JSON object) gives None with a warning, so a model
-    with damaged metadata still runs from what its tensors say.
+    with damaged metadata still runs from what its tensors say. A file cut short (its tables
+    point past its end) raises :class:`~runtime.errors.ModelError` naming ``name``.
     """
-    data = load_bytes(model)
+    data = load_bytes(model, name=name)
     try:
         raw = _raw_metadata_entries(data).get(METADATA_NAME)
+    except struct.error as e:
+        raise ModelError(
+            f"{name}: expected a whole TFLite flatbuffer, got a truncated or damaged one "
+            f"({len(data)} bytes; {e}); copy or convert it again"
+        ) from e
     except (IndexError, ValueError, UnicodeDecodeError) as e:
-        warnings.warn(
-            f"cannot read the metadata list of the model ({e}); ignoring it", stacklevel=2
-        )
+        _warn_metadata(f"{name}: cannot read its metadata list ({e}); ignoring it")
         return None
     if raw is None:
         return None
     try:
         meta = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        warnings.warn(
-            f"metadata {METADATA_NAME!r} is not UTF-8 JSON ({e}); ignoring it", stacklevel=2
-        )
+        _warn_metadata(f"{name}: metadata {METADATA_NAME!r} is not UTF-8 JSON ({e}); ignoring it")
         return None
     if not isinstance(meta, dict):
-        warnings.warn(f"metadata {METADATA_NAME!r} is not a JSON object; ignoring it", stacklevel=2)
+        _warn_metadata(f"{name}: metadata {METADATA_NAME!r} is not a JSON object; ignoring it")
         return None
     return meta
 
@@ -473,16 +483,16 @@ def _enum_names() -> dict[str, dict[int, str]]:
     }
 
 
-def inspect_model(model: ModelSource) -> ModelInfo:
+def inspect_model(model: ModelSource, name: str = "model") -> ModelInfo:
     """Describe a ``.tflite`` (path or bytes): operators, tensors, quantization, MACs, sizes."""
-    data = load_bytes(model)
+    data = load_bytes(model, name=name)
     schema = _require_schema("inspect_model")
     names = _enum_names()
     try:
         m = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
     except Exception as e:  # a damaged flatbuffer raises anything from struct/IndexError
         raise ModelError(
-            f"model: expected a readable TFLite flatbuffer, got a damaged one ({e})"
+            f"{name}: expected a readable TFLite flatbuffer, got a damaged one ({e})"
         ) from e
     ops: list[OperatorInfo] = []
     const_buffers: set[int] = set()

@@ -256,11 +256,13 @@ class TemporalEngine(Engine):
 def is_temporal_model(model: str | os.PathLike) -> bool:
     """True when a ``.tflite`` (path or bundled name) is a temporal model: its metadata says
     ``temporal``, or (without metadata) it has two inputs."""
-    data = load_bytes(resolve_model(model), name=f"model {str(model)!r}")
-    meta = read_metadata(data)
+    path = resolve_model(model)
+    label = f"model {str(path)!r}"
+    data = load_bytes(path, name="model")
+    meta = read_metadata(data, name=label)
     if isinstance(meta, dict) and "temporal" in meta:
         return bool(meta["temporal"])
-    return len(inspect_model(data).inputs) == 2
+    return len(inspect_model(data, name=label).inputs) == 2
 
 
 def open_engine(

@@ -57,11 +57,14 @@ def list_models(zoo_dir: str | os.PathLike | None = None) -> list[ZooEntry]:
 
 
 def resolve_model(
-    name_or_path: str | os.PathLike, zoo_dir: str | os.PathLike | None = None
+    name_or_path: str | os.PathLike,
+    zoo_dir: str | os.PathLike | None = None,
+    what: str = "--model",
 ) -> Path:
     """Return the ``.tflite`` path for a file path or a bundled name (``default``: the recommended).
 
-    Raises InputError naming the bundled models when the name is neither a file nor in the zoo.
+    Raises InputError naming ``what`` (the option or argument) and the bundled models when the
+    name is neither a file nor in the zoo.
     """
     p = Path(name_or_path)
     if p.is_file():
@@ -86,7 +89,7 @@ def resolve_model(
             return entry.path
     raise InputError(
         expected(
-            "--model",
+            what,
             f"an existing .tflite file or a bundled model name ({valid})",
             text,
             "check the path, or run `edge-deblur models` to list the bundled ones",

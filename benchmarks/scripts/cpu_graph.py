@@ -65,7 +65,7 @@ class _Runner:
 
 
 def measure(path: Path, threads: int, rounds: int) -> dict:
-    data = load_bytes(path, name=f"model {str(path)!r}")
+    data = load_bytes(path, name="model")
     info = inspect_model(data)
     replaced = graph_to_run(data, True, True).replaced  # what the Engine runs on the CPU
     kinds = {

@@ -129,7 +129,7 @@ def main() -> int:
         for p in (md, js):
             check_output(p, force=a.force)
         path = Path(resolve_model(a.model))
-        data = load_bytes(path, name=f"model {str(path)!r}")
+        data = load_bytes(path, name="model")
         graph = data if a.file else graph_to_run(data, True, True).data
         rows = profile(graph, a.threads, a.rounds, a.passes)
     except EdgeDeblurError as e:

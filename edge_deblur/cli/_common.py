@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 import typer.core
@@ -18,10 +19,18 @@ def fail(err: EdgeDeblurError) -> None:
     raise SystemExit(err.exit_code)
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` for the CLI: one ``edge-deblur: warning:`` line, no source line."""
+    msg = " ".join(str(message).split())
+    print(f"edge-deblur: warning: {msg}", file=file or sys.stderr)
+
+
 class ErrorHandlingGroup(typer.core.TyperGroup):
-    """A Typer group that turns :class:`EdgeDeblurError` into a one-line message and exit code 2."""
+    """A Typer group that turns :class:`EdgeDeblurError` into a one-line message and exit code 2,
+    and prints warnings as one line each."""
 
     def invoke(self, ctx: typer.Context):
+        warnings.showwarning = _one_line_warning
         try:
             return super().invoke(ctx)
         except EdgeDeblurError as err:

@@ -149,6 +149,10 @@ def bench(
         baselines=baselines,
     )
     load_profiles(list(settings.profiles))  # fail on a bad name before measuring anything
+    from runtime.zoo import resolve_model
+
+    for m in files:
+        resolve_model(m, what="MODEL")  # a mistyped model name or path, likewise
     names = ["report.json", "report.md", "results.csv"]
     if plots:
         from benchmarks.plots import PLOTS

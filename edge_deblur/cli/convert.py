@@ -119,11 +119,14 @@ def convert_cmd(
 
 @app.command("inspect")
 def inspect_cmd(
-    model: Path = typer.Argument(..., exists=True, dir_okay=False, help="A .tflite file."),
+    model: str = typer.Argument(
+        ..., help="A .tflite file or a bundled model name ('default' = the recommended one)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
 ) -> None:
     """Print a .tflite's metadata, operator table and Edge TPU readiness (no TensorFlow)."""
     from converters.inspection import inspect_tflite, render_inspect
+    from runtime.zoo import resolve_model
 
-    report = inspect_tflite(model)
+    report = inspect_tflite(resolve_model(model, what="MODEL"))
     typer.echo(json.dumps(report, indent=2) if as_json else render_inspect(report))

@@ -76,8 +76,14 @@ def test_bad_options_exit_2_with_one_line(tmp_path: Path, int8_model, extra, nee
 
 
 def test_nothing_measurable_exits_2(tmp_path: Path, not_image_model):
-    r = _bench(not_image_model, tmp_path / "missing.tflite", *FAST, "-o", tmp_path / "o")
+    r = _bench(not_image_model, *FAST, "-o", tmp_path / "o")
     assert r.exit_code == 2 and "nothing could be measured" in r.output
+
+
+def test_a_missing_model_exits_2_before_measuring(tmp_path: Path, int8_model):
+    r = _bench(int8_model, tmp_path / "missing.tflite", *FAST, "-o", tmp_path / "o")
+    assert r.exit_code == 2 and "missing.tflite" in r.output and "MODEL" in r.output
+    assert not (tmp_path / "o").exists()
 
 
 def test_empty_pairs_folder_exits_2(tmp_path: Path, int8_model):

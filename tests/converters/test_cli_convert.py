@@ -90,6 +90,15 @@ def test_inspect_rejects_a_non_tflite_file(tmp_path):
     assert res.exit_code == 2 and "TFL3" in res.output
 
 
+def test_inspect_takes_a_bundled_name_and_names_an_unknown_one():
+    res = runner.invoke(app, ["inspect", "default", "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    assert report["path"].endswith(".tflite") and report["integer_only"] is True
+    res = runner.invoke(app, ["inspect", "no-such-model"])
+    assert res.exit_code == 2 and "MODEL" in res.output and "no-such-model" in res.output
+
+
 def test_inspect_model_without_metadata(tiny, tmp_path):
     from converters.config import QuantMode
     from converters.modes import ModeJob, run_mode

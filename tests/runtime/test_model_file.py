@@ -104,6 +104,16 @@ def test_not_a_tflite_file_is_a_model_error(tmp_path):
         inspect_model(b"")
 
 
+@pytest.mark.parametrize("keep", [100, 1000, 3000])
+def test_a_truncated_model_is_a_model_error_naming_it(uint8_model, keep):
+    cut = uint8_model.read_bytes()[:keep]
+    # What the runtime reads before loading an interpreter: the metadata (which may sit before
+    # the cut), then the operator tables.
+    with pytest.raises(ModelError, match="model 'cut.tflite'.*(truncated|damaged)"):
+        read_metadata(cut, name="model 'cut.tflite'")
+        inspect_model(cut, name="model 'cut.tflite'")
+
+
 def test_missing_model_file_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="nope.tflite"):
         inspect_model(tmp_path / "nope.tflite")
