@@ -40,7 +40,7 @@ class BurstResult:
 
     fused: np.ndarray
     reference: int
-    methods: tuple[str, ...]  # per shot: "reference", "ecc" or "orb"
+    methods: tuple[str, ...]  # per shot: "reference", "in place", "ecc" or "orb"
     sharpness: tuple[float, ...]
     ncc: tuple[float, ...]  # per shot, against the reference after alignment
 
@@ -177,6 +177,13 @@ def align_burst(
             nccs.append(1.0)
             continue
         cur = prep(img)
+        if float(np.abs(cur - ref_small).max()) < 2 / 255:
+            # Already in place (a tripod, or a flat scene that no method could align): keep it.
+            aligned.append(f)
+            masks.append(ones)
+            methods.append("in place")
+            nccs.append(1.0)
+            continue
         best = None
         for method, fn in (("ecc", _ecc), ("orb", _orb)):
             hs = fn(ref_small, cur)

@@ -11,6 +11,7 @@ converts grayscale, RGBA and 16-bit files to that.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -41,7 +42,28 @@ def check_output(path: str | os.PathLike, force: bool = False) -> Path:
         ) from e
     if not os.access(parent, os.W_OK):
         raise InputError(f"output {str(p)!r}: folder {str(parent)!r} is not writable")
+    try:  # os.access says yes to root on read-only mounts and /sys: try a real file
+        fd, probe = tempfile.mkstemp(prefix=".edge-deblur-probe.", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise write_failed(p, e) from e
     return p
+
+
+def write_failed(path: str | os.PathLike, err: OSError) -> InputError:
+    """The one-line error for an output that could not be written (full disk, permissions)."""
+    reason = err.strerror or str(err)
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        advice = "free some space or choose another output"
+    elif err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        advice = "choose a location you may write to"
+    else:
+        advice = "choose another output"
+    return InputError(
+        f"output {str(path)!r}: expected a writable location, got '{reason}'; "
+        f"{advice} (nothing partial was left)"
+    )
 
 
 @contextlib.contextmanager
@@ -52,9 +74,12 @@ def atomic_path(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     any exception the temp file is removed and ``path`` is untouched.
     """
     final = check_output(path, force=force)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent or "."
-    )
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent or "."
+        )
+    except OSError as e:  # read-only or special file systems pass os.access for root
+        raise write_failed(final, e) from e
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp creates 0600; give the output the permissions a plain open() would (umask applies).
@@ -93,6 +118,13 @@ def to_rgb8(img: np.ndarray, name: str = "image", bgr: bool = True) -> np.ndarra
     if a.dtype == np.uint16:
         a = (a.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
     elif a.dtype in (np.float32, np.float64):
+        if not np.isfinite(a).all():
+            raise InputError(expected(name, "finite float pixels in [0, 1]", "NaN or inf values"))
+        lo, hi = float(a.min()), float(a.max())
+        if lo < -1e-3 or hi > 1 + 1e-3:  # clipping would turn a 0-255 float image white
+            raise InputError(
+                expected(name, "float pixels in [0, 1]", f"values in [{lo:.4g}, {hi:.4g}]")
+            )
         a = (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     elif a.dtype != np.uint8:
         raise InputError(expected(name, "8-bit, 16-bit or float pixels", str(a.dtype)))
@@ -130,7 +162,10 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, force: bool = False) -
 
     p = Path(path)
     suffix = p.suffix.lower() or ".png"
-    ok, enc = cv2.imencode(suffix, cv2.cvtColor(to_rgb8(rgb, bgr=False), cv2.COLOR_RGB2BGR))
+    try:
+        ok, enc = cv2.imencode(suffix, cv2.cvtColor(to_rgb8(rgb, bgr=False), cv2.COLOR_RGB2BGR))
+    except cv2.error:  # OpenCV raises, rather than returning False, for an unknown suffix
+        ok = False
     if not ok:
         raise InputError(expected(f"output {str(p)!r}", "an image suffix OpenCV can write", suffix))
     return atomic_write(p, enc.tobytes(), force=force)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from runtime.errors import DeviceError, InputError, OutputExistsError, expected
-from runtime.io import atomic_path, check_output, write_image
+from runtime.io import atomic_path, check_output, write_failed, write_image
 
 VIDEO_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
 
@@ -129,15 +129,6 @@ class VideoSink(Sink):
             raise err
 
 
-def write_failed(path: Path, err: OSError) -> InputError:
-    """The one-line error for an output that could not be written (full disk, permissions)."""
-    reason = err.strerror or str(err)
-    return InputError(
-        f"output {str(path)!r}: expected a writable location, got '{reason}'; "
-        "free some space or choose another output (nothing partial was left)"
-    )
-
-
 def _count_frames(path: Path) -> int:
     import cv2
 
@@ -167,7 +158,10 @@ class ImageFolderSink(Sink):
             raise OutputExistsError(
                 f"output folder {str(self.folder)!r} is not empty; pass --force to write into it"
             )
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise write_failed(self.folder, e) from e
         self.suffix = suffix
         self.frames = 0
 

@@ -248,6 +248,8 @@ def classify(spec: str) -> str:
     """What kind of source ``spec`` names: camera, device, picamera2, url, gstreamer, folder,
     image, video, or missing."""
     s = spec.strip()
+    if not s:  # Path("") is the current folder: an empty name is a mistake, not "."
+        return "missing"
     if re.fullmatch(r"\d+", s):
         return "camera"
     if s.lower().startswith("picamera2"):

@@ -85,8 +85,10 @@ class StreamStats:
         return row[~np.isnan(row)]
 
     def to_dict(self) -> dict:
-        """``{"frames", "dropped", "fps", "latency_ms": {p50, p90, p99}, "invoke_ms": {mean, p50},
-        "stages_ms": {stage: mean}}`` (milliseconds; percentiles over the last ``window``)."""
+        """``{"frames", "dropped", "corrupt", "reopens", "fps", "latency_ms": {p50, p90, p99},
+        "invoke_ms": {mean, p50}, "stages_ms": {stage: mean}}`` (milliseconds; percentiles over
+        the last ``window``; ``corrupt``: source frames that could not be decoded and were
+        skipped, ``reopens``: live-source reconnects)."""
         with self._lock:
             n = self.frames
             lat = self._series("latency")
@@ -99,6 +101,8 @@ class StreamStats:
             return {
                 "frames": n,
                 "dropped": self.dropped,
+                "corrupt": self.corrupt,
+                "reopens": self.reopens,
                 "fps": round(self.fps(), 3),
                 "latency_ms": {"p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99)},
                 "invoke_ms": {

@@ -86,7 +86,9 @@ def preview(
         None, "--kernels", help="Folder of measured kernels .png/.npy/.mat (repeatable)."
     ),
     count: int = typer.Option(12, "--count", help="Pairs to show."),
-    size: int = typer.Option(192, "--size", help="Patch size in pixels."),
+    size: int = typer.Option(
+        192, "--size", "--patch", help="Patch size in pixels (as train's --patch)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the training stream to show."),
     force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
 ) -> None:
@@ -95,9 +97,17 @@ def preview(
 
     from edge_deblur.data import BlurConfig, DataSource, pairs_grid, sample_pairs
     from runtime.errors import InputError, expected
-    from runtime.io import check_output, write_image
+    from runtime.io import IMAGE_SUFFIXES, check_output, write_image
     from runtime.metrics import psnr
 
+    if out.suffix.lower() not in IMAGE_SUFFIXES:
+        raise InputError(
+            expected("--out", f"an image file ({', '.join(IMAGE_SUFFIXES)})", str(out))
+        )
+    if count < 1:
+        raise InputError(expected("--count", "an integer >= 1", count))
+    if size < 8:
+        raise InputError(expected("--size", "an integer >= 8", size))
     check_output(out, force)
     sources = [DataSource("synthetic", p) for p in data or []]
     sources += [DataSource("pairs", p) for p in pairs or []]

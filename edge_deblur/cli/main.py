@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from edge_deblur.cli import bench, convert, data, explain, models, run, train
 from edge_deblur.cli._common import ErrorHandlingGroup
+
+# OpenCV's own log lines ("[ WARN:0@0.2] global cap.cpp ...") would sit beside our one-line
+# errors, which already say what failed; a user's OPENCV_LOG_LEVEL still wins.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 app = typer.Typer(
     name="edge-deblur",

@@ -58,8 +58,7 @@ def _progress_sink(total: int | None, label: str):
 
 
 def _write_stats(path: Path, stats: dict, force: bool) -> None:
-    from runtime.io import atomic_write
-    from runtime.sinks import write_failed
+    from runtime.io import atomic_write, write_failed
 
     try:
         atomic_write(path, json.dumps(stats, indent=2) + "\n", force=force)
@@ -125,10 +124,14 @@ def run(
         check_output(output, force=force)
     from runtime.temporal import open_engine
 
-    engine = open_engine(
-        model, threads=threads, device=device.value, strength=strength, ensemble=ensemble
-    )
-    src = open_source(source)
+    src = open_source(source)  # a wrong source fails before the model loads
+    try:
+        engine = open_engine(
+            model, threads=threads, device=device.value, strength=strength, ensemble=ensemble
+        )
+    except BaseException:
+        src.close()
+        raise
     sinks = []
     try:
         if output is not None:
@@ -178,11 +181,27 @@ def _is_video(p: Path) -> bool:
     return p.suffix.lower() in VIDEO_SUFFIXES
 
 
+def _input_paths(inputs: list[str]) -> list[Path]:
+    """The ``deblur`` inputs as paths, each checked to exist (an empty name is refused: Path('')
+    would mean the current folder)."""
+    from runtime.errors import InputError, expected
+
+    paths = []
+    for text in inputs:
+        if not text.strip():
+            raise InputError(expected("input", "an image, a folder or a video file", repr(text)))
+        p = Path(text)
+        if not p.exists():
+            raise InputError(
+                expected("input", "an existing image, folder or video file", text, "check the path")
+            )
+        paths.append(p)
+    return paths
+
+
 @app.command("deblur")
 def deblur(
-    inputs: list[Path] = typer.Argument(
-        ..., exists=True, help="Images, folders of images, or video files."
-    ),
+    inputs: list[str] = typer.Argument(..., help="Images, folders of images, or video files."),
     out: Path = typer.Option(
         ..., "-o", "--output", help="Output image/video file (one input) or folder."
     ),
@@ -207,13 +226,14 @@ def deblur(
     from runtime.io import IMAGE_SUFFIXES, check_output, list_images
     from runtime.temporal import open_engine
 
+    paths = _input_paths(inputs)
     if burst:
-        _deblur_burst(inputs, out, model, threads, device.value, force, strength, ensemble)
+        _deblur_burst(paths, out, model, threads, device.value, force, strength, ensemble)
         return
     jobs: list[tuple[Path, Path]] = []
-    single = len(inputs) == 1 and inputs[0].is_file()
+    single = len(paths) == 1 and paths[0].is_file()
     if single and out.suffix:
-        src = inputs[0]
+        src = paths[0]
         want = VIDEO_SUFFIXES if _is_video(src) else IMAGE_SUFFIXES
         if out.suffix.lower() not in want:
             kind = "video" if _is_video(src) else "image"
@@ -224,13 +244,14 @@ def deblur(
     else:
         if out.exists() and not out.is_dir():
             raise InputError(expected("-o", "a folder for several inputs", str(out)))
-        for item in inputs:
+        for item in paths:
             files = list_images(item) if item.is_dir() else [item]
             if item.is_dir() and not files:
                 raise InputError(expected("input", "a folder with images", str(item)))
             for f in files:
                 suffix = ".avi" if f.suffix.lower() in (".webm", ".wmv", ".mpg", ".mpeg") else ""
                 jobs.append((f, out / (f.stem + (suffix or f.suffix))))
+    named = {p for p in paths if not p.is_dir()}
     seen: dict[Path, Path] = {}
     for src, dst in jobs:
         if dst in seen:
@@ -242,18 +263,30 @@ def deblur(
     engine = open_engine(
         model, threads=threads, device=device.value, strength=strength, ensemble=ensemble
     )
-    corrupt = 0
+    skipped: list[Path] = []
     for src, dst in jobs:
         if hasattr(engine, "reset"):
             engine.reset()  # a temporal model: every image or video is a new stream
-        if _is_video(src):
-            corrupt += _deblur_video(engine, src, dst, force)
-        else:
-            corrupt += _deblur_image(engine, src, dst, force)
-    msg = f"wrote {len(jobs) - corrupt} file(s) to {out}"
-    if corrupt:
-        msg += f"; skipped {corrupt} unreadable"
+        deblur_file = _deblur_video if _is_video(src) else _deblur_image
+        if not deblur_file(engine, src, dst, force):
+            skipped.append(src)
+    msg = f"wrote {len(jobs) - len(skipped)} file(s) to {out}"
+    if skipped:
+        msg += f"; skipped {len(skipped)} unreadable"
     typer.echo(msg, err=True)
+    # A bad file found in a folder is skipped with a warning; one named on the command line, or
+    # a run that wrote nothing, is an error (exit 2) once the readable inputs are written.
+    bad = [p for p in skipped if p in named]
+    if bad or (skipped and len(skipped) == len(jobs)):
+        names = ", ".join(repr(str(p)) for p in (bad or skipped)[:3])
+        more = f" and {len(bad or skipped) - 3} more" if len(bad or skipped) > 3 else ""
+        raise InputError(
+            f"input {names}{more}: expected a readable image or video, got an unreadable file; "
+            "the other inputs were written"
+            if len(skipped) < len(jobs)
+            else f"input {names}{more}: expected a readable image or video, got an unreadable "
+            "file; nothing was written"
+        )
 
 
 def _deblur_burst(
@@ -268,8 +301,7 @@ def _deblur_burst(
 ) -> None:
     from runtime.burst import check_burst, deblur_burst
     from runtime.errors import InputError, expected
-    from runtime.io import IMAGE_SUFFIXES, check_output, read_image, write_image
-    from runtime.sinks import write_failed
+    from runtime.io import IMAGE_SUFFIXES, check_output, read_image, write_failed, write_image
     from runtime.temporal import open_engine
 
     if out.suffix.lower() not in IMAGE_SUFFIXES:
@@ -298,7 +330,8 @@ def _deblur_burst(
     )
 
 
-def _deblur_image(engine, src: Path, dst: Path, force: bool) -> int:
+def _deblur_image(engine, src: Path, dst: Path, force: bool) -> bool:
+    """Deblur one image file into ``dst``; False (with a warning) when it cannot be read."""
     from runtime.errors import InputError
     from runtime.io import read_image, write_image
 
@@ -306,27 +339,34 @@ def _deblur_image(engine, src: Path, dst: Path, force: bool) -> int:
         rgb = read_image(src)
     except InputError as e:
         typer.echo(f"edge-deblur: warning: skipped {e}", err=True)
-        return 1
-    from runtime.sinks import write_failed
+        return False
+    from runtime.io import write_failed
 
     try:
         write_image(dst, engine.process(rgb), force=force)
     except OSError as e:
         raise write_failed(dst, e) from e
-    return 0
+    return True
 
 
-def _deblur_video(engine, src: Path, dst: Path, force: bool) -> int:
+def _deblur_video(engine, src: Path, dst: Path, force: bool) -> bool:
+    """Deblur one video file into ``dst``; False (with a warning) when it cannot be opened."""
+    import cv2
+
+    from runtime.errors import InputError
     from runtime.pipeline import Pipeline
     from runtime.sinks import VideoSink
-    from runtime.sources import open_source
+    from runtime.sources import CaptureSource
 
-    source = open_source(str(src))
-    if source.live:
-        source.close()
-        from runtime.errors import InputError, expected
-
-        raise InputError(expected("input", "a video file", str(src)))
+    try:
+        source = CaptureSource(str(src), cv2.CAP_FFMPEG, False, str(src))
+    except InputError:
+        typer.echo(
+            f"edge-deblur: warning: skipped video {str(src)!r}: expected a video OpenCV can "
+            "decode, could not open it",
+            err=True,
+        )
+        return False
     sinks = [VideoSink(dst, source.fps, force=force)]
     sinks.append(_progress_sink(source.frame_count, src.name))
     stats = Pipeline(source, engine, sinks).run()
@@ -334,4 +374,4 @@ def _deblur_video(engine, src: Path, dst: Path, force: bool) -> int:
         typer.echo(
             f"edge-deblur: warning: {src}: skipped {stats.corrupt} corrupt frame(s)", err=True
         )
-    return 0
+    return True

@@ -61,7 +61,7 @@ def scan_pairs(folder: str | os.PathLike) -> PairScan:
     for p in sharps:
         by_stem.setdefault(p.stem, []).append(p)
     pairs: list[Pair] = []
-    used: set[Path] = set()
+    first_blur: dict[Path, Path] = {}  # sharp image -> the blurred image paired with it
     for b in blurs:
         s = by_name.get(b.name)
         if s is None and len(by_stem.get(b.stem, [])) == 1:
@@ -75,7 +75,16 @@ def scan_pairs(folder: str | os.PathLike) -> PairScan:
                     "add it or remove the blurred image",
                 )
             )
-        used.add(s)
+        twin = first_blur.setdefault(s, b)
+        if twin != b:
+            raise InputError(
+                expected(
+                    f"blurred image {str(b)!r}",
+                    "one blurred image per sharp one",
+                    f"a second blurred image for {str(s)!r} (the first is {str(twin)!r})",
+                    "remove one of the two",
+                )
+            )
         pairs.append(Pair(name=b.stem, blur_path=b, sharp_path=s))
     if not pairs:
         raise InputError(
@@ -85,7 +94,7 @@ def scan_pairs(folder: str | os.PathLike) -> PairScan:
                 f"0 usable pairs ({skipped_b + skipped_s} non-image files skipped)",
             )
         )
-    return PairScan(pairs, skipped_b + skipped_s, len(sharps) - len(used))
+    return PairScan(pairs, skipped_b + skipped_s, len(sharps) - len(first_blur))
 
 
 def load_pairs(folder: str | os.PathLike) -> list[Pair]:

@@ -50,6 +50,15 @@ def test_blur_without_sharp_partner_is_named(tmp_path: Path) -> None:
         load_pairs(tmp_path)
 
 
+def test_two_blurred_images_for_one_sharp_image_are_named(tmp_path: Path) -> None:
+    b, s = _layout(tmp_path)
+    write_image(b / "a.png", _img())
+    write_image(b / "a.jpg", _img())
+    write_image(s / "a.png", _img())
+    with pytest.raises(InputError, match=r"blur.a\.png.*second blurred image.*first is .*a\.jpg"):
+        load_pairs(tmp_path)
+
+
 def test_folder_without_usable_pairs_counts_what_it_skipped(tmp_path: Path) -> None:
     b, _ = _layout(tmp_path)
     (b / "readme.txt").write_text("x")

@@ -203,7 +203,10 @@ def test_a_folder_of_frames_works_like_a_video(tmp_path: Path) -> None:
             ["data", "preview", "--data", "PHOTOS", "--gyro", "nogyro", "--out", "g.png"],
             "gyro folder",
         ),
-        (["data", "preview", "--data", "PHOTOS", "--out", "g.png", "--size", "4"], "patch"),
+        (["data", "preview", "--data", "PHOTOS", "--out", "g.png", "--size", "4"], "--size"),
+        (["data", "preview", "--data", "PHOTOS", "--out", "g.png", "--count", "0"], "--count"),
+        (["data", "preview", "--data", "PHOTOS", "--out", "g.txt"], "--out"),
+        (["data", "preview", "--data", "PHOTOS", "--out", "g.png", "--patch", "64"], "--patch"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2(clip: Path, tmp_path: Path, args, match) -> None:
@@ -215,7 +218,10 @@ def test_cli_bad_input_is_one_line_exit_2(clip: Path, tmp_path: Path, args, matc
     write_image(photos / "b.png", np.zeros((40, 40, 3), np.uint8))
     subst = {"CLIPFILE": str(clip), "PHOTOS": str(photos)}
     args = [subst.get(a, a) for a in args]
-    args = [str(tmp_path / a) if a in ("o", "g.png", "nogyro", "missing.mp4") else a for a in args]
+    args = [
+        str(tmp_path / a) if a in ("o", "g.png", "g.txt", "nogyro", "missing.mp4") else a
+        for a in args
+    ]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 2, r.output
     lines = [ln for ln in r.output.splitlines() if ln.strip()]

@@ -120,6 +120,13 @@ def test_blur_without_sharp_partner_is_named(tmp_path, keras_model):
     assert result.exit_code == 2 and "lonely.png" in result.stderr
 
 
+def test_a_pair_too_small_for_ssim_is_named(tmp_path, keras_model):
+    write_image(tmp_path / "blur" / "speck.png", np.zeros((5, 9, 3), np.uint8))
+    write_image(tmp_path / "sharp" / "speck.png", np.zeros((5, 9, 3), np.uint8))
+    with pytest.raises(InputError, match="pair 'speck'.*7x7.*9x5"):
+        evaluate(keras_model, tmp_path)
+
+
 def test_bad_model_paths_are_input_errors(tmp_path, pairs_dir):
     (tmp_path / "weights.txt").write_text("x")
     result = CliRunner().invoke(

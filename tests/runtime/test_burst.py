@@ -108,6 +108,13 @@ def test_an_unalignable_shot_is_an_input_error_naming_it():
         fuse_burst([shots[0], shots[1], other], reference=0, names=["a.png", "b.png", "c.png"])
 
 
+def test_shots_already_in_place_are_kept_even_when_flat():
+    flat = np.full((40, 48, 3), 120, np.uint8)  # nothing for ECC or ORB to lock on to
+    res = fuse_burst([flat, flat.copy()], reference=0)
+    assert res.methods == ("reference", "in place")
+    np.testing.assert_array_equal(res.fused, flat)
+
+
 def _write_burst(tmp_path, n=3):
     from runtime.io import write_image
 

@@ -107,6 +107,44 @@ def test_run_with_a_non_image_model_or_missing_source_exits_2(
     assert r.exit_code == 2 and "--source" in r.output
 
 
+def test_a_truncated_model_file_exits_2_naming_it(tmp_path, uint8_model):
+    cut = tmp_path / "cut model.tflite"
+    cut.write_bytes(uint8_model.read_bytes()[:1000])
+    image, dst = tmp_path / "in.png", tmp_path / "out.png"
+    write_image(image, np.full((16, 16, 3), 90, np.uint8))
+    for args in (
+        ["deblur", str(image), "-o", str(dst), "--model", str(cut)],
+        ["run", "--source", str(image), "--model", str(cut)],
+    ):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, r.output
+        err = [ln for ln in r.output.splitlines() if ln.startswith("edge-deblur: error:")]
+        assert len(err) == 1 and "cut model.tflite" in err[0] and "truncated" in err[0]
+    assert not dst.exists()
+
+
+def test_an_output_the_file_system_refuses_exits_2_and_leaves_nothing(
+    tmp_path, uint8_model, monkeypatch
+):
+    import errno
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    src = tmp_path / "in.avi"
+    _video(src, n=3)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # what root meets on /sys or a RO mount
+    out = tmp_path / "out.avi"
+    r = runner.invoke(
+        app, ["run", "--source", str(src), "--model", str(uint8_model), "--output", str(out)]
+    )
+    assert r.exit_code == 2, r.output
+    err = [ln for ln in r.output.splitlines() if ln.startswith("edge-deblur: error:")]
+    assert len(err) == 1 and "Read-only file system" in err[0] and "writable" in err[0]
+    assert list(tmp_path.iterdir()) == [src]
+
+
 def test_deblur_images_folder_and_video(tmp_path, uint8_model):
     folder = tmp_path / "my photos"
     folder.mkdir()
@@ -164,6 +202,54 @@ def test_deblur_skips_an_unreadable_image_and_says_so(tmp_path, uint8_model):
     assert r.exit_code == 0, r.output
     assert "skipped" in r.output and "broken.png" in r.output
     assert [p.name for p in out.iterdir()] == ["good.png"]
+
+
+def test_deblur_a_named_unreadable_input_exits_2_after_writing_the_others(tmp_path, uint8_model):
+    good, other = tmp_path / "good.png", tmp_path / "other.png"
+    write_image(good, np.full((16, 16, 3), 90, np.uint8))
+    write_image(other, np.full((16, 16, 3), 30, np.uint8))
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"not a video" * 50)
+    out = tmp_path / "out"
+    model = ["--model", str(uint8_model)]
+    r = runner.invoke(app, ["deblur", str(good), str(garbage), str(other), "-o", str(out), *model])
+    # The bad video is skipped like a bad image: the files after it are still deblurred.
+    assert r.exit_code == 2, r.output
+    err = [ln for ln in r.output.splitlines() if ln.startswith("edge-deblur: error:")]
+    assert len(err) == 1 and "garbage.mp4" in err[0] and "the other inputs were written" in err[0]
+    assert sorted(p.name for p in out.iterdir()) == ["good.png", "other.png"]
+    # One named input that cannot be read: exit 2 and no output file.
+    dst = tmp_path / "single.png"
+    r = runner.invoke(app, ["deblur", str(broken), "-o", str(dst), *model])
+    assert r.exit_code == 2 and "nothing was written" in r.output, r.output
+    assert not dst.exists()
+
+
+@pytest.mark.parametrize("where", ["deblur", "run"])
+def test_an_empty_input_name_is_refused_not_read_as_the_current_folder(
+    tmp_path, uint8_model, where, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    write_image(tmp_path / "here.png", np.full((16, 16, 3), 90, np.uint8))
+    out = tmp_path / "out"
+    args = ["deblur", "", "-o", str(out)] if where == "deblur" else ["run", "--source", ""]
+    r = runner.invoke(app, [*args, "--model", str(uint8_model)])
+    assert r.exit_code == 2, r.output
+    assert not out.exists()
+
+
+def test_run_stats_count_the_corrupt_frames(tmp_path, uint8_model, corrupt_frame):
+    src, stats = tmp_path / "in.avi", tmp_path / "stats.json"
+    _video(src, n=12)
+    corrupt_frame(src, 5)
+    r = runner.invoke(
+        app, ["run", "--source", str(src), "--model", str(uint8_model), "--stats", str(stats)]
+    )
+    assert r.exit_code == 0, r.output
+    d = json.loads(stats.read_text())
+    assert d["corrupt"] >= 1 and d["frames"] + d["corrupt"] == 12 and d["reopens"] == 0
 
 
 def test_run_with_serve_prints_the_loopback_url_and_finishes(tmp_path, uint8_model):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from runtime import interpreter as interp_mod
 from runtime.engine import Engine
 from runtime.errors import DeviceError, InputError, ModelError
+from runtime.io import read_image
 from runtime.model_file import write_metadata
 from runtime.zoo import list_models, resolve_model
 
@@ -50,6 +52,21 @@ def test_rgba_and_16_bit_frames_are_converted(uint8_model):
     np.testing.assert_array_equal(eng.process(rgba), eng.process(rgb))
     sixteen = rgb.astype(np.uint16) * 257
     np.testing.assert_array_equal(eng.process(sixteen), eng.process(rgb))
+
+
+def test_float_frames_must_lie_in_0_1(uint8_model, tmp_path):
+    eng = Engine(uint8_model)
+    rgb = np.random.default_rng(2).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(eng.process(rgb.astype(np.float32) / 255), eng.process(rgb))
+    # A float image in 0..255 would clip to white, NaN to black: both are refused, named.
+    with pytest.raises(InputError, match=r"frame: expected float pixels in \[0, 1\].*255"):
+        eng.process(rgb.astype(np.float32))
+    with pytest.raises(InputError, match="NaN"):
+        eng.process(np.full((8, 8, 3), np.nan, np.float32))
+    tiff = tmp_path / "float.tiff"
+    cv2.imwrite(str(tiff), rgb.astype(np.float32))
+    with pytest.raises(InputError, match="float.tiff"):
+        read_image(tiff)
 
 
 def test_dynamic_model_pads_to_its_multiple_and_reallocates_only_on_size_change(dynamic_model):

@@ -34,6 +34,7 @@ def test_stats_percentiles_means_and_ring_window():
 def test_empty_stats_are_zeros_not_errors():
     d = StreamStats().to_dict()
     assert d["frames"] == 0 and d["fps"] == 0.0 and d["latency_ms"]["p99"] == 0.0
+    assert d["corrupt"] == 0 and d["reopens"] == 0
 
 
 @pytest.mark.parametrize("name", ["uint8_model", "int8_model", "dynamic_model"])

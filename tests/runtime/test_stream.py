@@ -32,15 +32,6 @@ def write_video(
     return frames
 
 
-def corrupt_frame(path, index: int) -> None:
-    """Overwrite the JPEG of frame ``index`` in an MJPG .avi with zeros."""
-    data = bytearray(path.read_bytes())
-    starts = [m for m in range(len(data) - 2) if data[m : m + 3] == b"\xff\xd8\xff"]
-    s = starts[index]
-    data[s : s + 200] = bytes(200)
-    path.write_bytes(bytes(data))
-
-
 def read_all(src) -> list:
     out = []
     while (f := src.read()) is not None:
@@ -89,7 +80,7 @@ def test_video_file_source_reads_every_frame_in_order(tmp_path):
     np.testing.assert_allclose(means, [f.mean() for f in frames], atol=3)
 
 
-def test_corrupt_video_frames_are_skipped_and_counted(tmp_path):
+def test_corrupt_video_frames_are_skipped_and_counted(tmp_path, corrupt_frame):
     path = tmp_path / "broken.avi"
     write_video(path)
     corrupt_frame(path, 5)
@@ -221,7 +212,7 @@ def test_file_stream_output_has_every_frame_at_input_size(tmp_path, uint8_model)
     assert check.fps == pytest.approx(12.0)
 
 
-def test_corrupt_frames_mid_stream_do_not_stop_the_output(tmp_path, uint8_model):
+def test_corrupt_frames_mid_stream_do_not_stop_the_output(tmp_path, uint8_model, corrupt_frame):
     src_path = tmp_path / "broken.avi"
     write_video(src_path, n=12)
     corrupt_frame(src_path, 4)
@@ -279,7 +270,16 @@ def test_max_frames_stops_exactly(uint8_model):
 def test_stats_json_has_the_documented_shape(uint8_model):
     stats = Pipeline(ArraySource(synthetic_frames(5, 20, 30)), Engine(uint8_model), []).run()
     d = stats.to_dict()
-    assert set(d) == {"frames", "dropped", "fps", "latency_ms", "invoke_ms", "stages_ms"}
+    assert set(d) == {
+        "frames",
+        "dropped",
+        "corrupt",
+        "reopens",
+        "fps",
+        "latency_ms",
+        "invoke_ms",
+        "stages_ms",
+    }
     assert set(d["latency_ms"]) == {"p50", "p90", "p99"}
     assert set(d["invoke_ms"]) == {"mean", "p50"}
     assert set(d["stages_ms"]) == {"capture", "pre", "invoke", "post", "sink"}
