@@ -43,6 +43,7 @@ class DemoResult:
     output_ssim: float | None
     out_dir: str
     files: list[str] = field(default_factory=list)
+    interrupted: bool = False  # stopped by Ctrl-C / SIGTERM: the figures cover `frames` only
 
     @property
     def psnr_gain(self) -> float | None:
@@ -80,17 +81,17 @@ class ReferenceQualitySink(Sink):
     """Scores every frame against the next frame of a sharp reference video (same order)."""
 
     def __init__(self, reference: Path) -> None:
-        from runtime.sources import open_source
-
-        self.ref = open_source(str(reference))
+        self.ref = _open_video(reference, "--reference")
         self.rows: list[dict] = []
+        self.unscored = 0  # frames without a matching reference frame (corrupt or missing)
 
     def write(self, original: np.ndarray, deblurred: np.ndarray) -> None:
         from runtime.metrics import psnr, ssim
 
         sharp = self.ref.read()
         if sharp is None or sharp.shape != original.shape:
-            return  # no reference for this frame: it is left out of the scores
+            self.unscored += 1  # no reference for this frame: it is left out of the scores
+            return
         self.rows.append(
             {
                 "frame": len(self.rows),
@@ -123,7 +124,6 @@ def run_demo(
     from runtime.io import atomic_write, check_output
     from runtime.pipeline import Pipeline, StreamOptions
     from runtime.sinks import open_output
-    from runtime.sources import open_source
 
     out = Path(out_dir)
     clip_p = Path(clip) if clip is not None else DEMO_DIR / "blur.avi"
@@ -145,8 +145,27 @@ def run_demo(
             check_output(out / name / "report.json", force=force)
     step = on_step or (lambda msg: None)
 
+    clip_hw, clip_n = _video_shape(clip_p, "--clip")
+    if ref_p is not None:  # a reference that cannot match frame for frame is a wrong input
+        ref_hw, ref_n = _video_shape(ref_p, "--reference")
+        if ref_hw != clip_hw:
+            raise InputError(
+                expected(
+                    "--reference",
+                    f"frames of the --clip's size ({clip_hw[1]}x{clip_hw[0]})",
+                    f"{ref_hw[1]}x{ref_hw[0]} in {str(ref_p)!r}",
+                )
+            )
+        if clip_n and ref_n and ref_n != clip_n:
+            raise InputError(
+                expected(
+                    "--reference",
+                    f"as many frames as the --clip ({clip_n})",
+                    f"{ref_n} in {str(ref_p)!r}",
+                )
+            )
     engine = Engine(model, threads=threads)
-    src = open_source(str(clip_p))
+    src = _open_video(clip_p, "--clip")
     sinks: list[Sink] = []
     try:
         sinks.append(SideBySideSink(out / "side_by_side.avi", src.fps, force))
@@ -160,7 +179,8 @@ def run_demo(
         src.close()
         raise
     step(f"deblurring {clip_p.name} with {engine.path.name}")
-    stats = Pipeline(src, engine, sinks, StreamOptions()).run()
+    pipeline = Pipeline(src, engine, sinks, StreamOptions())
+    stats = pipeline.run()
     summary = stats.to_dict()
     atomic_write(out / "stats.json", json.dumps(summary, indent=2) + "\n", force=force)
     result_q = {
@@ -168,6 +188,8 @@ def run_demo(
         "reference": str(ref_p) if ref_p else None,
         "model": str(engine.path),
         "frames_scored": len(quality.rows) if quality else 0,
+        "frames_unscored": quality.unscored if quality else 0,
+        "stopped_by_signal": pipeline.interrupted,
         "mean": {
             k: quality.mean(k) for k in ("input_psnr", "output_psnr", "input_ssim", "output_ssim")
         }
@@ -178,13 +200,13 @@ def run_demo(
     }
     atomic_write(out / "quality.json", json.dumps(result_q, indent=2) + "\n", force=force)
     files = ["side_by_side.avi", "deblurred.avi", "stats.json", "quality.json"]
-    if bench:
+    if bench and not pipeline.interrupted:  # a stop means stop: no minutes of benchmark after it
         from benchmarks.plots import write_plots
         from benchmarks.report import write_report
         from benchmarks.run import BenchSettings, run_bench
 
         step("benchmarking the model on this host")
-        h, w = _first_frame_size(clip_p)
+        h, w = clip_hw
         settings = BenchSettings(
             models=(str(engine.path),),
             sizes=((w, h), (1280, 720)),
@@ -207,20 +229,36 @@ def run_demo(
         output_ssim=quality.mean("output_ssim") if quality else None,
         out_dir=str(out),
         files=files,
+        interrupted=pipeline.interrupted,
     )
 
 
-def _first_frame_size(path: Path) -> tuple[int, int]:
-    from runtime.sources import open_source
+def _open_video(path: Path, option: str):
+    """A file source for the video ``path``; an InputError naming ``option`` when OpenCV cannot
+    open it."""
+    import cv2
 
-    src = open_source(str(path))
+    from runtime.sources import CaptureSource
+
+    try:
+        return CaptureSource(str(path), cv2.CAP_FFMPEG, False, str(path))
+    except InputError:
+        raise InputError(
+            expected(option, "a video file OpenCV can decode", str(path), "check the file")
+        ) from None
+
+
+def _video_shape(path: Path, option: str) -> tuple[tuple[int, int], int]:
+    """((height, width) of the first frame, frame count from the container or 0) of a video."""
+    src = _open_video(path, option)
     try:
         frame = src.read()
+        count = src.frame_count or 0
     finally:
         src.close()
     if frame is None:
-        raise InputError(expected("--clip", "a video with frames", str(path)))
-    return frame.shape[0], frame.shape[1]
+        raise InputError(expected(option, "a video with frames", str(path)))
+    return (frame.shape[0], frame.shape[1]), int(count)
 
 
 def result_dict(r: DemoResult) -> dict:

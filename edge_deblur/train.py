@@ -22,6 +22,7 @@ import contextlib
 import csv
 import math
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -202,6 +203,16 @@ def prepare_run_folder(
                 )
             )
         saved = TrainConfig.load(cfg_path)
+        done = checkpoint_step(out)
+        if done is not None and cfg.steps < done:
+            raise InputError(
+                expected(
+                    "--steps",
+                    f"at least the step the run in {str(out)!r} has reached ({done})",
+                    cfg.steps,
+                    "give a larger --steps to train on, or use the run's model.keras as it is",
+                )
+            )
         diff = cfg.resume_conflicts(saved)
         if diff:
             detail = ", ".join(f"{k}: {saved.to_dict()[k]!r} -> {cfg.to_dict()[k]!r}" for k in diff)
@@ -227,6 +238,57 @@ def prepare_run_folder(
             p.unlink()
     out.mkdir(parents=True, exist_ok=True)
     return None
+
+
+def checkpoint_step(out: str | os.PathLike) -> int | None:
+    """The step of a run folder's latest checkpoint, read from ``ckpt/checkpoint`` (the index
+    TensorFlow writes: ``model_checkpoint_path: "ckpt-STEP"``), without TensorFlow; None when it
+    cannot be read."""
+    try:
+        text = (Path(out) / "ckpt" / "checkpoint").read_text()
+    except OSError:
+        return None
+    m = re.search(r'^model_checkpoint_path:\s*"[^"]*?ckpt-(\d+)"', text, re.MULTILINE)
+    return int(m.group(1)) if m else None
+
+
+@contextlib.contextmanager
+def run_folder_lock(out: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on the run folder ``out`` (``out/.train.lock``, created with the
+    folder) while a run trains into it, so that a second ``train`` on the same folder is refused
+    instead of sharing its checkpoints and log. Where ``fcntl`` is missing (Windows) it does
+    nothing."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Linux or macOS
+        yield
+        return
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(expected("--out", "a folder for the run", f"the file {str(out)!r}"))
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".train.lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise InputError(
+                expected(
+                    "--out",
+                    "a run folder no other `edge-deblur train` is writing",
+                    f"{str(out)!r}, in use by {holder}",
+                    "wait for it to finish, or choose another --out",
+                )
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _check_sources(cfg: TrainConfig) -> None:

@@ -109,4 +109,8 @@ def demo(
                 "on unseen scenes see runtime/zoo/MODEL_CARD.md"
             )
     lines.append(f"outputs    {', '.join(str(Path(result.out_dir) / f) for f in result.files)}")
+    if result.interrupted:
+        lines.append("stopped    by a signal: the figures cover the frames above; no bench report")
     typer.echo("\n".join(lines))
+    if result.interrupted:
+        raise typer.Exit(130)

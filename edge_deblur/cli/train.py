@@ -210,6 +210,16 @@ def _frame_range(text: str | None) -> tuple[int, int] | None:
 
 
 def _run_training(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> None:
+    from edge_deblur.train import prepare_run_folder, run_folder_lock
+
+    # Refuse a bad run folder or an incompatible --resume before paying for TensorFlow.
+    if not force:
+        prepare_run_folder(cfg, out, resume=resume, force=False)
+    with run_folder_lock(out):
+        _train_with_progress(cfg, out, resume, force)
+
+
+def _train_with_progress(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> None:
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -220,11 +230,8 @@ def _run_training(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> Non
         TimeRemainingColumn,
     )
 
-    from edge_deblur.train import prepare_run_folder, train
+    from edge_deblur.train import train
 
-    # Refuse a bad run folder or an incompatible --resume before paying for TensorFlow.
-    if not force:
-        prepare_run_folder(cfg, out, resume=resume, force=False)
     console = Console(stderr=True)
     progress = Progress(
         TextColumn("[bold]train[/]"),
@@ -259,6 +266,9 @@ def _run_training(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> Non
             f"({gain:+.2f} dB), SSIM {last['val_ssim']:.4f}"
         )
     typer.echo(summary)
+    if result.interrupted:
+        # Not a finished run: `train ... && convert ...` must not go on with it.
+        raise typer.Exit(130)
 
 
 @app.command("eval")

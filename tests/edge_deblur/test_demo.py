@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from edge_deblur.cli.main import app
 from edge_deblur.demo import run_demo
-from runtime.errors import OutputExistsError
+from runtime.errors import InputError, OutputExistsError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 MODEL = DATA / "int8_uint8io_16.tflite"
@@ -63,6 +63,42 @@ def test_demo_refuses_to_overwrite_without_force(tmp_path, clip):
         run_demo(out, model=str(MODEL), clip=clip[0], reference=clip[1], bench=False)
     assert (out / "quality.json").read_bytes() == before
     run_demo(out, model=str(MODEL), clip=clip[0], reference=clip[1], bench=False, force=True)
+
+
+def test_a_reference_that_cannot_match_frame_for_frame_is_refused(tmp_path, clip):
+    rng = np.random.default_rng(1)
+    small = tmp_path / "small.avi"
+    _write_clip(small, [rng.integers(0, 256, (32, 48, 3), dtype=np.uint8) for _ in range(5)])
+    short = tmp_path / "short.avi"
+    _write_clip(short, [rng.integers(0, 256, (40, 56, 3), dtype=np.uint8) for _ in range(3)])
+    with pytest.raises(InputError, match=r"--reference: expected frames of the --clip's size"):
+        run_demo(tmp_path / "a", model=str(MODEL), clip=clip[0], reference=small, bench=False)
+    with pytest.raises(InputError, match=r"--reference: expected as many frames as the --clip"):
+        run_demo(tmp_path / "b", model=str(MODEL), clip=clip[0], reference=short, bench=False)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video" * 40)
+    with pytest.raises(InputError, match="--clip: expected a video file"):
+        run_demo(tmp_path / "c", model=str(MODEL), clip=junk, bench=False)
+    assert not any((tmp_path / d).exists() and any((tmp_path / d).iterdir()) for d in "abc")
+
+
+def test_a_stopped_demo_says_so_skips_the_bench_and_exits_130(tmp_path, clip, monkeypatch):
+    from runtime.pipeline import Pipeline
+
+    run = Pipeline.run
+
+    def stopped(self):  # as if Ctrl-C came during the stream
+        stats = run(self)
+        self.interrupted = True
+        return stats
+
+    monkeypatch.setattr(Pipeline, "run", stopped)
+    out = tmp_path / "o"
+    args = ["demo", "--model", str(MODEL), "--clip", str(clip[0]), "--out", str(out)]
+    res = CliRunner().invoke(app, [*args, "--reference", str(clip[1])])
+    assert res.exit_code == 130, res.output
+    assert "stopped" in res.output and not (out / "bench").exists()
+    assert json.loads((out / "quality.json").read_text())["stopped_by_signal"] is True
 
 
 def test_demo_cli_bad_model_is_one_line_exit_2(tmp_path, clip):

@@ -86,6 +86,33 @@ def test_train_cli_end_to_end_on_a_photo_folder(tmp_path, photos):
     assert result.exit_code == 0, result.output
     assert "resumed from step 2" in result.output and "done at step 4" in result.stdout
     assert TrainConfig.load(out / "config.yaml").steps == 4
+    # Fewer steps than the run has done is refused, and the run is left as it was.
+    before = (out / "config.yaml").read_bytes()
+    err = _one_line_error(_invoke("--out", str(out), "--resume", "--steps", "3"))
+    assert "--steps" in err and "has reached (4)" in err
+    assert (out / "config.yaml").read_bytes() == before
+
+
+def test_a_run_folder_in_use_is_refused(tmp_path, photos):
+    from edge_deblur.train import run_folder_lock
+
+    out = tmp_path / "run"
+    with run_folder_lock(out):  # as another `edge-deblur train` would hold it
+        err = _one_line_error(_invoke("--data", str(photos), "--size", "tiny", "--out", str(out)))
+    assert "in use by pid" in err
+    assert sorted(p.name for p in out.iterdir()) == [".train.lock"]
+
+
+def test_a_stopped_run_exits_130_so_a_following_command_does_not_run(tmp_path, photos, monkeypatch):
+    import edge_deblur.train as train_mod
+
+    def stopped(cfg, out, **kw):  # what train() returns after Ctrl-C / SIGTERM
+        return train_mod.TrainResult(out, 3, True, out / "model.keras", {})
+
+    monkeypatch.setattr(train_mod, "train", stopped)
+    result = _invoke("--data", str(photos), "--size", "tiny", "--out", str(tmp_path / "r"))
+    assert result.exit_code == 130, result.output
+    assert "stopped at step 3" in result.stdout
 
 
 def test_config_file_sets_the_run_and_typed_options_override_it(tmp_path, photos):
