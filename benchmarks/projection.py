@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from benchmarks.report import Projection
 from runtime.errors import InputError, expected
@@ -62,6 +63,27 @@ class DeviceProfile:
 
     def __post_init__(self) -> None:
         where = f"profile {self.name!r}"
+
+        def number(value: Any) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+        if not (isinstance(self.threads, int) and number(self.threads) and self.threads >= 1):
+            raise InputError(expected(f"{where} threads", "an integer >= 1", self.threads))
+        gmacs = {
+            "int8_gmacs": (self.int8_gmacs,),
+            "int8_gmacs_range": self.int8_gmacs_range,
+            "host_int8_gmacs": () if self.host_int8_gmacs is None else (self.host_int8_gmacs,),
+            "host_int8_gmacs_range": self.host_int8_gmacs_range or (),
+            "frame_overhead_ms": (self.frame_overhead_ms,),
+            "invoke_overhead_ms": (self.invoke_overhead_ms,),
+        }
+        for key, values in gmacs.items():
+            if not all(number(v) and v >= 0 for v in values):
+                raise InputError(expected(f"{where} {key}", "numbers >= 0", values))
+        if len(self.int8_gmacs_range) != 2:
+            raise InputError(
+                expected(f"{where} int8_gmacs_range", "[low, high]", self.int8_gmacs_range)
+            )
         if self.kind not in _KINDS:
             raise InputError(expected(f"{where} kind", f"one of {', '.join(_KINDS)}", self.kind))
         lo, hi = self.int8_gmacs_range

@@ -152,13 +152,19 @@ def load_source(path: str | os.PathLike) -> SourceModel:
     p, model_file, model = load_keras(path)
     shape = model.input_shape
     shape = shape[0] if isinstance(shape, list) else shape
-    if len(shape) != 4 or shape[-1] != 3 or len(model.outputs) != 1:
+    out_shape = tuple(model.outputs[0].shape) if len(model.outputs) == 1 else ()
+    if (
+        len(shape) != 4
+        or shape[-1] != 3
+        or len(model.outputs) != 1
+        or len(out_shape) != 4
+        or out_shape[-1] != 3
+    ):
+        got = f"inputs {model.input_shape}, {len(model.outputs)} outputs"
+        if len(model.outputs) == 1:
+            got += f" of shape {tuple(None if d is None else int(d) for d in out_shape)}"
         raise ModelError(
-            expected(
-                "MODEL",
-                "an image-to-image model with one (N, H, W, 3) input and output",
-                f"inputs {model.input_shape}, {len(model.outputs)} outputs",
-            )
+            expected("MODEL", "an image-to-image model with one (N, H, W, 3) input and output", got)
         )
     run_cfg, digest = read_run_config(model_file)
     return SourceModel(model=model, path=p, run_config=run_cfg, config_hash=digest)

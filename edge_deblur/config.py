@@ -72,10 +72,16 @@ def _enum(cls: type[Enum], name: str, value: Any) -> Enum:
 
 
 def _positive(name: str, value: Any, kind: type = int, allow_zero: bool = False) -> Any:
+    what = "an integer" if kind is int else "a number"
+    # YAML reads `true` as a bool and `10.7` as a float: int() would take both quietly.
+    if isinstance(value, bool) or (
+        kind is int and isinstance(value, float) and not float(value).is_integer()
+    ):
+        raise InputError(expected(name, what, value))
     try:
         v = kind(value)
-    except (TypeError, ValueError):
-        raise InputError(expected(name, f"a {kind.__name__}", value)) from None
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(expected(name, what, value)) from None
     if v < 0 or (v == 0 and not allow_zero):
         raise InputError(expected(name, "a value >= 0" if allow_zero else "a value > 0", value))
     return v

@@ -98,6 +98,11 @@ class KerasDeblurrer:
             raise ModelError(
                 expected(f"model {str(p)!r}", "one RGB image input (N, H, W, 3)", shape)
             )
+        out_shape = self.model.output_shape
+        if not (isinstance(out_shape, tuple) and len(out_shape) == 4 and out_shape[-1] == 3):
+            raise ModelError(
+                expected(f"model {str(p)!r}", "one RGB image output (N, H, W, 3)", out_shape)
+            )
         self.fixed = shape[1:3] if shape[1] and shape[2] else None
         self.pad_multiple = int(pad_multiple or _pad_multiple_for(p, self.model))
         self.max_pixels = int(max_pixels)

@@ -177,6 +177,16 @@ def bench(
         typer.echo(
             f"edge-deblur: warning: {f.model} ({f.stage}) not measured: {f.reason}", err=True
         )
+    unloadable = [f.model for f in report.failures if f.stage == "load"]
+    if unloadable:  # a model the user named: the report holds the others, the run still failed
+        raise InputError(
+            expected(
+                "MODEL",
+                "models that load",
+                ", ".join(repr(m) for m in unloadable),
+                "the report covers the other models",
+            )
+        )
 
 
 def _run_with_progress(settings, total: int, run_bench):

@@ -68,6 +68,18 @@ def from_video(
         f"blur-vs-sharp PSNR mean {res.mean_psnr:.2f} dB "
         f"(min {min(res.psnr):.2f}, max {max(res.psnr):.2f})"
     )
+    if res.corrupt:
+        typer.echo(
+            f"edge-deblur: warning: {clip}: skipped {res.corrupt} undecodable frame(s) and every "
+            "window spanning one",
+            err=True,
+        )
+    if res.truncated:
+        typer.echo(
+            f"edge-deblur: warning: {clip}: read {res.frames_read} of the "
+            f"{res.frames_expected} frames its container announces; the file may be cut short",
+            err=True,
+        )
 
 
 @app.command("preview")

@@ -36,6 +36,13 @@ class VideoPairs:
     names: list[str]
     frames_read: int
     psnr: list[float]  # blur-vs-sharp PSNR of each pair (dB): how strong the blur is
+    corrupt: int = 0  # frames that could not be decoded: skipped, no window spans them
+    frames_expected: int = 0  # the container's frame count (0: unknown)
+
+    @property
+    def truncated(self) -> bool:
+        """The clip ended before the frame count its container announces."""
+        return 0 < self.frames_read < self.frames_expected
 
     @property
     def mean_psnr(self) -> float:
@@ -69,7 +76,8 @@ class _VideoFrames:
         import cv2
 
         self.path = path
-        self.cap = cv2.VideoCapture(str(path))
+        # FFmpeg, as the stream runtime: it opens files cut short, whose index is missing.
+        self.cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
         if not self.cap.isOpened():
             self.cap.release()
             raise InputError(expected("CLIP", "a video OpenCV can decode", str(path)))
@@ -117,6 +125,17 @@ class _FolderFrames:
 
     def release(self) -> None:
         pass
+
+
+def _skip_failed_grabs(cap: _VideoFrames | _FolderFrames) -> int | None:
+    """After a failed ``grab``: how many more failed before one succeeded (the failed frames,
+    counting the first), or None when none did within MAX_CONSECUTIVE_CORRUPT tries (the end)."""
+    from runtime.sources import MAX_CONSECUTIVE_CORRUPT
+
+    for lost in range(1, MAX_CONSECUTIVE_CORRUPT + 1):
+        if cap.grab():
+            return lost
+    return None
 
 
 def pairs_from_video(
@@ -169,12 +188,23 @@ def pairs_from_video(
         names: list[str] = []
         psnrs: list[float] = []
         idx = 0
+        corrupt = 0
         made_dirs = False
         while max_pairs is None or len(names) < max_pairs:
             # Frames that belong to no window are skipped without decoding them.
             needed = stride <= average or (idx % stride) < average
             if not cap.grab():
-                break
+                # A failure followed by a good frame was a corrupt frame (as in the stream
+                # runtime); failures to the end are the end.
+                lost = _skip_failed_grabs(cap)
+                if lost is None:
+                    break
+                corrupt += lost
+                window.clear()
+                idx += lost
+                if progress:
+                    progress(idx, total)
+                needed = stride <= average or (idx % stride) < average
             if not needed:
                 window.clear()
                 idx += 1
@@ -182,8 +212,13 @@ def pairs_from_video(
                     progress(idx, total)
                 continue
             frame = cap.retrieve(idx)
-            if frame is None:
-                break
+            if frame is None:  # undecodable: skip it, and every window that would span it
+                corrupt += 1
+                window.clear()
+                idx += 1
+                if progress:
+                    progress(idx, total)
+                continue
             lin = srgb_to_linear(to_float(frame))
             if resize is not None:
                 lin = cv2.resize(lin, resize, interpolation=cv2.INTER_AREA)
@@ -219,7 +254,7 @@ def pairs_from_video(
                 progress(idx, total)
     finally:
         cap.release()
-    if idx == 0:
+    if idx == corrupt:
         raise InputError(
             expected("CLIP", "a video with frames", f"no decodable frame in {str(clip_p)!r}")
         )
@@ -227,7 +262,8 @@ def pairs_from_video(
         raise InputError(
             expected("--average", f"at most the clip's {idx} frames", average, "lower --average")
         )
-    return VideoPairs(out_p, names, idx, psnrs)
+    stopped_early = max_pairs is not None and len(names) >= max_pairs
+    return VideoPairs(out_p, names, idx, psnrs, corrupt, 0 if stopped_early else total)
 
 
 def parse_wxh(text: str, name: str = "--resize") -> tuple[int, int]:

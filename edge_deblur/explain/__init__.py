@@ -327,11 +327,12 @@ class _TFLite:
 
     def __init__(self, path: Path, inputs: _Inputs, threads: int) -> None:
         from edge_deblur.explain.int8 import open_tflite
-        from runtime.model_file import inspect_model
+        from runtime.model_file import inspect_model, read_metadata
 
         self.path = path
         self.it, data = open_tflite(path, threads)
         self.info = inspect_model(data)
+        self.metadata = read_metadata(data, name=f"--tflite {str(path)!r}") or {}
         details = self.it.get_input_details()
         if len(details) != len(inputs.kinds) or any(len(d["shape"]) != 4 for d in details):
             raise ModelError(
@@ -380,6 +381,27 @@ class _TFLite:
         s, z = self.out.get("quantization", (0.0, 0))
         codec = output_codec(self.out["dtype"], float(s), int(z))
         return codec.decode(self.it.get_tensor(self.out["index"]))[0]
+
+
+def _check_same_run(model_path: Path, tflite: Path, meta: dict[str, Any]) -> None:
+    """Refuse a ``--tflite`` whose metadata names another training run than MODEL's: the
+    comparison would blame int8 for the difference between two models. Checked where both carry
+    the run's ``config_hash`` (MODEL in a run folder with config.yaml, a converted .tflite)."""
+    from converters.convert import read_run_config
+
+    model_file = model_path / "model.keras" if model_path.is_dir() else model_path
+    run_cfg, digest = read_run_config(model_file)
+    mine = (run_cfg or {}).get("config_hash") or digest
+    theirs = meta.get("config_hash")
+    if mine and theirs and mine != theirs:
+        raise InputError(
+            expected(
+                "--tflite",
+                f"a model converted from MODEL's run ({mine[:19]}...)",
+                f"{str(tflite)!r} from run {theirs[:19]}...",
+                "convert MODEL with `edge-deblur convert` and pass that .tflite",
+            )
+        )
 
 
 def _channels(kind: str) -> int:
@@ -474,6 +496,8 @@ def explain(
     feed = _inputs_of(model)
     mult = max(1, infer_pad_multiple(model))
     tfl = _TFLite(Path(tflite), feed, cfg.threads) if tflite is not None else None
+    if tfl is not None:
+        _check_same_run(Path(model_path), Path(tflite), tfl.metadata)
     if tfl is not None and tfl.fixed is not None:
         size = tfl.fixed
     else:

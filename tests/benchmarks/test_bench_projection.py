@@ -44,6 +44,20 @@ def test_profile_file_with_an_unknown_key_is_rejected(tmp_path: Path):
         load_profile(str(bad))
 
 
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [("int8_gmacs: fast", "int8_gmacs"), ("threads: -2", "threads"), ("threads: 2.5", "threads")],
+)
+def test_profile_values_of_the_wrong_type_are_named(tmp_path: Path, line, key):
+    text = (Path(__file__).parents[2] / "benchmarks/profiles/rpi4.yaml").read_text()
+    field = line.split(":")[0]
+    kept = [ln for ln in text.splitlines() if not ln.startswith(f"{field}:")]
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("\n".join([*kept, line]) + "\n")
+    with pytest.raises(InputError, match=f"profile 'rpi4' {key}: expected"):
+        load_profile(str(bad))
+
+
 def _cpu(**kw) -> DeviceProfile:
     base = dict(
         name="board",

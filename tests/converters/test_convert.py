@@ -89,6 +89,20 @@ def test_not_a_keras_model_is_a_model_error(tmp_path):
     assert not (tmp_path / "o.tflite").exists()
 
 
+def test_a_model_with_a_grey_output_is_refused_before_conversion(tmp_path):
+    from edge_deblur._keras import keras
+
+    inp = keras.Input((None, None, 3))
+    gray = keras.Model(inp, keras.layers.Conv2D(1, 3, padding="same")(inp))
+    path = tmp_path / "gray.keras"
+    gray.save(path)
+    with pytest.raises(
+        ModelError, match=r"\(N, H, W, 3\) input and output.*\(None, None, None, 1\)"
+    ):
+        convert(path, tmp_path / "o.tflite", ConvertConfig(quant="fp32"))
+    assert not (tmp_path / "o.tflite").exists()
+
+
 def test_int8_without_data_is_an_input_error(tiny_model_path, tmp_path):
     with pytest.raises(InputError, match="--data/--pairs"):
         convert(tiny_model_path, tmp_path / "o.tflite", ConvertConfig(quant="int8"))

@@ -148,6 +148,28 @@ def test_missing_and_undecodable_clips_are_named(tmp_path: Path) -> None:
         pairs_from_video(junk, 3, tmp_path / "o")
 
 
+def test_an_undecodable_frame_is_skipped_with_every_window_across_it(
+    clip: Path, tmp_path: Path, corrupt_frame
+) -> None:
+    corrupt_frame(clip, 5)  # of 12 frames; windows of 3: frames 3-5 would span it
+    res = pairs_from_video(clip, 3, tmp_path / "o")
+    assert res.corrupt == 1 and res.frames_read == 12 and not res.truncated
+    # Names keep the raw frame numbers (the centre frame of each window).
+    assert [n[-6:] for n in res.names] == ["000001", "000007", "000010"]
+
+
+def test_a_clip_cut_short_is_reported(clip: Path, tmp_path: Path) -> None:
+    data = clip.read_bytes()
+    clip.write_bytes(data[: len(data) * 3 // 4])  # the AVI header still announces 12 frames
+    res = pairs_from_video(clip, 2, tmp_path / "o")
+    assert res.truncated and res.frames_read < res.frames_expected == 12
+    r = CliRunner().invoke(
+        app, ["data", "from-video", str(clip), "--average", "2", "--out", str(tmp_path / "c")]
+    )
+    assert r.exit_code == 0, r.output
+    assert "may be cut short" in r.output and "of the 12 frames" in r.output
+
+
 def test_parse_wxh() -> None:
     assert parse_wxh("640x360") == (640, 360)
     with pytest.raises(InputError, match="--resize"):

@@ -127,6 +127,17 @@ def test_a_pair_too_small_for_ssim_is_named(tmp_path, keras_model):
         evaluate(keras_model, tmp_path)
 
 
+def test_a_keras_model_with_a_grey_output_is_named_not_the_pairs(tmp_path, pairs_dir):
+    from edge_deblur._keras import keras
+    from runtime.errors import ModelError
+
+    inp = keras.Input((None, None, 3))
+    path = tmp_path / "gray.keras"
+    keras.Model(inp, keras.layers.Conv2D(1, 3, padding="same")(inp)).save(path)
+    with pytest.raises(ModelError, match=r"gray.keras.*RGB image output.*1\)"):
+        evaluate(path, pairs_dir)
+
+
 def test_bad_model_paths_are_input_errors(tmp_path, pairs_dir):
     (tmp_path / "weights.txt").write_text("x")
     result = CliRunner().invoke(

@@ -302,6 +302,26 @@ def _cli(*args: str):
     return CliRunner().invoke(app, ["explain", *map(str, args)])
 
 
+def test_a_tflite_converted_from_another_run_is_refused(healthy, images, tmp_path):
+    import shutil
+
+    from runtime.model_file import write_metadata
+
+    keras_path, tfl = healthy
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(keras_path, run / "model.keras")
+    (run / "config.yaml").write_text("config_hash: sha256:aaaa\n")
+    other = tmp_path / "other.tflite"
+    other.write_bytes(write_metadata(tfl.read_bytes(), {"config_hash": "sha256:bbbb"}))
+    with pytest.raises(InputError, match="--tflite: expected a model converted from MODEL's run"):
+        explain(run, images, tmp_path / "rep", CFG, tflite=other)
+    assert not (tmp_path / "rep").exists()
+    same = tmp_path / "same.tflite"  # the run's own conversion passes the check
+    same.write_bytes(write_metadata(tfl.read_bytes(), {"config_hash": "sha256:aaaa"}))
+    assert explain(run, images, tmp_path / "rep2", CFG, tflite=same) is not None
+
+
 def test_cli_writes_the_report_and_prints_the_top_suggestions(healthy, images, tmp_path):
     keras_path, tfl = healthy
     out = tmp_path / "cli report"

@@ -28,6 +28,10 @@ def test_strings_become_enums_and_lists_tuples():
         ({"pairs_weight": 0.0}, "pairs_weight: expected a value > 0, got 0.0"),
         ({"strategy": "tpu"}, "default, mirrored, multi-worker"),
         ({"widths": (8, 16)}, "levels"),
+        # YAML types int() would take quietly: 10.7 -> 10, true -> 1
+        ({"steps": 10.7}, "steps: expected an integer, got 10.7"),
+        ({"steps": True}, "steps: expected an integer, got True"),
+        ({"lr": True}, "lr: expected a number"),
     ],
 )
 def test_bad_values_raise_input_errors_naming_the_field(changes, match):

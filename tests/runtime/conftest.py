@@ -43,20 +43,3 @@ def temporal_model() -> Path:
 def temporal_dynamic_model() -> Path:
     """The same temporal model in float32 with a dynamic spatial size."""
     return DATA / "temporal_fp32_dynamic.tflite"
-
-
-@pytest.fixture
-def corrupt_frame():
-    """``corrupt_frame(path, index)`` overwrites the JPEG of frame ``index`` of an MJPG .avi with
-    zeros (all of it but its last 16 bytes, which hold the AVI chunk header of the next frame), so
-    that frame cannot be decoded and the frames around it still can."""
-
-    def corrupt(path: Path, index: int) -> None:
-        data = bytearray(path.read_bytes())
-        starts = [m for m in range(len(data) - 2) if data[m : m + 3] == b"\xff\xd8\xff"]
-        s = starts[index]
-        end = starts[index + 1] - 16 if index + 1 < len(starts) else s + 200
-        data[s:end] = bytes(end - s)
-        path.write_bytes(bytes(data))
-
-    return corrupt
