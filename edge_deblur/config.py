@@ -71,17 +71,36 @@ def _enum(cls: type[Enum], name: str, value: Any) -> Enum:
         raise InputError(expected(name, f"one of {valid}", value)) from None
 
 
-def _positive(name: str, value: Any, kind: type = int, allow_zero: bool = False) -> Any:
-    what = "an integer" if kind is int else "a number"
-    # YAML reads `true` as a bool and `10.7` as a float: int() would take both quietly.
-    if isinstance(value, bool) or (
-        kind is int and isinstance(value, float) and not float(value).is_integer()
-    ):
-        raise InputError(expected(name, what, value))
+def _as_int(name: str, value: Any) -> int:
+    """``value`` as an int, refusing what ``int()`` would take quietly: YAML's ``true`` (a bool)
+    and ``10.7`` (a float, numpy's included). Whole floats (``1.0e+4``) and digit strings pass."""
+    if isinstance(value, bool):
+        raise InputError(expected(name, "an integer", value))
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("+-").isdigit():
+            return int(text)
+        raise InputError(expected(name, "an integer", value))
     try:
-        v = kind(value)
+        as_float = float(value)
+        whole = int(value)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(expected(name, what, value)) from None
+        raise InputError(expected(name, "an integer", value)) from None
+    if as_float != whole:
+        raise InputError(expected(name, "an integer", value))
+    return whole
+
+
+def _positive(name: str, value: Any, kind: type = int, allow_zero: bool = False) -> Any:
+    if kind is int:
+        v = _as_int(name, value)
+    else:
+        if isinstance(value, bool):  # YAML's `true` is not a number here
+            raise InputError(expected(name, "a number", value))
+        try:
+            v = kind(value)
+        except (TypeError, ValueError, OverflowError):
+            raise InputError(expected(name, "a number", value)) from None
     if v < 0 or (v == 0 and not allow_zero):
         raise InputError(expected(name, "a value >= 0" if allow_zero else "a value > 0", value))
     return v
@@ -168,7 +187,7 @@ class TrainConfig:
             )
         if self.clip_frames is not None:
             try:
-                first, last = (int(v) for v in self.clip_frames)
+                first, last = (_as_int("clip_frames", v) for v in self.clip_frames)
             except (TypeError, ValueError):
                 raise InputError(
                     expected("clip_frames", "two frame indices [first, last)", self.clip_frames)
@@ -180,8 +199,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None:
                 try:
-                    put(name, tuple(int(v) for v in value))
-                except (TypeError, ValueError):
+                    put(name, tuple(_as_int(name, v) for v in value))
+                except (TypeError, InputError):
                     raise InputError(expected(name, "a list of integers", value)) from None
         if self.stem is not None:
             put("stem", _positive("stem", self.stem))

@@ -24,11 +24,12 @@ from runtime.errors import InputError, OutputExistsError, expected
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
-def check_output(path: str | os.PathLike, force: bool = False) -> Path:
+def check_output(path: str | os.PathLike, force: bool = False, probe: bool = True) -> Path:
     """Return ``path`` as a Path after checking it may be written.
 
     Raises OutputExistsError if it exists and ``force`` is false, InputError if its folder cannot
-    be created or written.
+    be created or written. ``probe`` creates and removes a temp file there (``os.access`` says yes
+    to root on read-only mounts); :func:`atomic_path` skips it, its own temp file does the same.
     """
     p = Path(path)
     if p.exists() and not force:
@@ -42,12 +43,13 @@ def check_output(path: str | os.PathLike, force: bool = False) -> Path:
         ) from e
     if not os.access(parent, os.W_OK):
         raise InputError(f"output {str(p)!r}: folder {str(parent)!r} is not writable")
-    try:  # os.access says yes to root on read-only mounts and /sys: try a real file
-        fd, probe = tempfile.mkstemp(prefix=".edge-deblur-probe.", dir=parent)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise write_failed(p, e) from e
+    if probe:
+        try:  # os.access says yes to root on read-only mounts and /sys: try a real file
+            fd, tmp = tempfile.mkstemp(prefix=".edge-deblur-probe.", dir=parent)
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as e:
+            raise write_failed(p, e) from e
     return p
 
 
@@ -73,7 +75,7 @@ def atomic_path(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     The temp file keeps the final suffix (so encoders that look at the extension still work). On
     any exception the temp file is removed and ``path`` is untouched.
     """
-    final = check_output(path, force=force)
+    final = check_output(path, force=force, probe=False)
     try:
         fd, tmp = tempfile.mkstemp(
             prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent or "."
@@ -121,7 +123,8 @@ def to_rgb8(img: np.ndarray, name: str = "image", bgr: bool = True) -> np.ndarra
         if not np.isfinite(a).all():
             raise InputError(expected(name, "finite float pixels in [0, 1]", "NaN or inf values"))
         lo, hi = float(a.min()), float(a.max())
-        if lo < -1e-3 or hi > 1 + 1e-3:  # clipping would turn a 0-255 float image white
+        # Resampling overshoot (-0.01, 1.02) is clipped; a 0-255 float image would turn white.
+        if lo < -0.5 or hi > 1.5:
             raise InputError(
                 expected(name, "float pixels in [0, 1]", f"values in [{lo:.4g}, {hi:.4g}]")
             )

@@ -9,9 +9,11 @@ import typer
 from edge_deblur.cli import bench, convert, data, explain, models, run, train
 from edge_deblur.cli._common import ErrorHandlingGroup
 
-# OpenCV's own log lines ("[ WARN:0@0.2] global cap.cpp ...") would sit beside our one-line
-# errors, which already say what failed; a user's OPENCV_LOG_LEVEL still wins.
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+# OpenCV's and FFmpeg's own log lines ("[ WARN:0@0.2] global cap.cpp ...", "[mjpeg @ 0x...]")
+# would sit beside our one-line errors and warnings, which already say what failed; a user's
+# own OPENCV_LOG_LEVEL / OPENCV_FFMPEG_LOGLEVEL still win.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "FATAL")
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 app = typer.Typer(
     name="edge-deblur",

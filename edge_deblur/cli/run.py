@@ -350,7 +350,9 @@ def _deblur_image(engine, src: Path, dst: Path, force: bool) -> bool:
 
 
 def _deblur_video(engine, src: Path, dst: Path, force: bool) -> bool:
-    """Deblur one video file into ``dst``; False (with a warning) when it cannot be opened."""
+    """Deblur one video file into ``dst``; False (with a warning) when it cannot be opened or
+    holds no decodable frame. A stop by Ctrl-C / SIGTERM keeps the frames done (the video is
+    finalised) and ends the whole command with exit code 130."""
     import cv2
 
     from runtime.errors import InputError
@@ -367,11 +369,29 @@ def _deblur_video(engine, src: Path, dst: Path, force: bool) -> bool:
             err=True,
         )
         return False
-    sinks = [VideoSink(dst, source.fps, force=force)]
-    sinks.append(_progress_sink(source.frame_count, src.name))
-    stats = Pipeline(source, engine, sinks).run()
+    video = VideoSink(dst, source.fps, force=force)
+    pipeline = Pipeline(source, engine, [video, _progress_sink(source.frame_count, src.name)])
+    try:
+        stats = pipeline.run()
+    except InputError:
+        if pipeline.interrupted:  # stopped before a frame was written: nothing to keep
+            typer.echo(f"stopped by a signal before a frame of {src} was written", err=True)
+            raise typer.Exit(130) from None
+        if video.frames:
+            raise
+        # It opened but gave no frame: a bad input like an unreadable image (the sink has
+        # removed its temp file), not a failed output.
+        typer.echo(
+            f"edge-deblur: warning: skipped video {str(src)!r}: expected a video OpenCV can "
+            "decode, got no decodable frame",
+            err=True,
+        )
+        return False
     if stats.corrupt:
         typer.echo(
             f"edge-deblur: warning: {src}: skipped {stats.corrupt} corrupt frame(s)", err=True
         )
+    if pipeline.interrupted:  # Ctrl-C ends the batch, not just this video
+        typer.echo(f"stopped by a signal after {stats.frames} frame(s) of {src}", err=True)
+        raise typer.Exit(130)
     return True

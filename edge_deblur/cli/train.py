@@ -210,12 +210,17 @@ def _frame_range(text: str | None) -> tuple[int, int] | None:
 
 
 def _run_training(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> None:
-    from edge_deblur.train import prepare_run_folder, run_folder_lock
+    import contextlib
 
+    from edge_deblur.train import is_chief_worker, prepare_run_folder, run_folder_lock
+
+    # Multi-worker runs share one --out: the chief writes it (and holds the lock), the other
+    # workers only read its checkpoints.
+    chief = is_chief_worker(cfg.strategy)
     # Refuse a bad run folder or an incompatible --resume before paying for TensorFlow.
-    if not force:
+    if not force and chief:
         prepare_run_folder(cfg, out, resume=resume, force=False)
-    with run_folder_lock(out):
+    with run_folder_lock(out) if chief else contextlib.nullcontext():
         _train_with_progress(cfg, out, resume, force)
 
 

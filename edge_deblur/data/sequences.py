@@ -56,7 +56,7 @@ def read_clip(
     3)``; ``resize=(width, height)`` downsizes each frame (area resampling)."""
     import cv2
 
-    from edge_deblur.data.video import _FolderFrames, _VideoFrames
+    from edge_deblur.data.video import _FolderFrames, _skip_failed_grabs, _VideoFrames
 
     p = Path(clip)
     if not p.exists():
@@ -64,15 +64,29 @@ def read_clip(
     first, last = frames if frames is not None else (0, None)
     cap = _FolderFrames(p) if p.is_dir() else _VideoFrames(p)
     out = []
+
+    def corrupt(idx: int) -> InputError:
+        # Refused, not skipped: a gap would join two moments as one sequence.
+        return InputError(
+            expected(
+                f"frame {idx} of --clip {str(p)!r}",
+                "a decodable frame",
+                "a corrupt one",
+                "repair the clip, or give --clip-frames a range without it",
+            )
+        )
+
     try:
         idx = 0
         while last is None or idx < last:
             if not cap.grab():
+                if _skip_failed_grabs(cap) is not None:  # frames follow: this one is corrupt
+                    raise corrupt(idx)
                 break
             if idx >= first:
                 f = cap.retrieve(idx)
                 if f is None:
-                    break
+                    raise corrupt(idx)
                 if resize is not None:
                     f = cv2.resize(f, resize, interpolation=cv2.INTER_AREA)
                 if out and f.shape != out[0].shape:

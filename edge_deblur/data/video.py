@@ -121,7 +121,10 @@ class _FolderFrames:
     def retrieve(self, idx: int) -> np.ndarray | None:
         from runtime.io import read_image
 
-        return read_image(self.files[self.pos])
+        try:
+            return read_image(self.files[self.pos])
+        except InputError:  # an unreadable frame file: skipped like a corrupt video frame
+            return None
 
     def release(self) -> None:
         pass
@@ -259,6 +262,15 @@ def pairs_from_video(
             expected("CLIP", "a video with frames", f"no decodable frame in {str(clip_p)!r}")
         )
     if not names:
+        if corrupt:
+            raise InputError(
+                expected(
+                    "CLIP",
+                    f"{average} decodable frames in a row (--average)",
+                    f"{corrupt} undecodable of {idx} frames, none of the windows whole",
+                    "repair the clip or lower --average",
+                )
+            )
         raise InputError(
             expected("--average", f"at most the clip's {idx} frames", average, "lower --average")
         )

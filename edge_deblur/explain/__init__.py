@@ -397,8 +397,9 @@ def _check_same_run(model_path: Path, tflite: Path, meta: dict[str, Any]) -> Non
         raise InputError(
             expected(
                 "--tflite",
-                f"a model converted from MODEL's run ({mine[:19]}...)",
-                f"{str(tflite)!r} from run {theirs[:19]}...",
+                f"a model converted from MODEL's run and config ({mine[:19]}...)",
+                f"{str(tflite)!r}, converted from another run or an earlier config of it "
+                f"({theirs[:19]}...)",
                 "convert MODEL with `edge-deblur convert` and pass that .tflite",
             )
         )

@@ -158,6 +158,23 @@ def test_an_undecodable_frame_is_skipped_with_every_window_across_it(
     assert [n[-6:] for n in res.names] == ["000001", "000007", "000010"]
 
 
+def test_a_folder_clip_with_an_unreadable_frame_skips_it(tmp_path: Path) -> None:
+    from edge_deblur.data.sequences import read_clip
+    from runtime.io import write_image
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(9):
+        write_image(frames / f"{i:04d}.png", np.full((24, 32, 3), 20 * i, np.uint8))
+    (frames / "0004.png").write_bytes(b"\x89PNG\r\n\x1a\n cut")
+    res = pairs_from_video(frames, 3, tmp_path / "o")
+    assert res.corrupt == 1 and [n[-6:] for n in res.names] == ["000001", "000007"]
+    # Sequence training refuses it instead: a gap would join two moments as one sequence.
+    with pytest.raises(InputError, match=r"frame 4 of --clip .*corrupt.*--clip-frames"):
+        read_clip(frames)
+    assert read_clip(frames, frames=(5, 9)).shape == (4, 24, 32, 3)
+
+
 def test_a_clip_cut_short_is_reported(clip: Path, tmp_path: Path) -> None:
     data = clip.read_bytes()
     clip.write_bytes(data[: len(data) * 3 // 4])  # the AVI header still announces 12 frames

@@ -314,7 +314,9 @@ def test_a_tflite_converted_from_another_run_is_refused(healthy, images, tmp_pat
     (run / "config.yaml").write_text("config_hash: sha256:aaaa\n")
     other = tmp_path / "other.tflite"
     other.write_bytes(write_metadata(tfl.read_bytes(), {"config_hash": "sha256:bbbb"}))
-    with pytest.raises(InputError, match="--tflite: expected a model converted from MODEL's run"):
+    with pytest.raises(
+        InputError, match="--tflite: expected a model converted from MODEL's run and config"
+    ):
         explain(run, images, tmp_path / "rep", CFG, tflite=other)
     assert not (tmp_path / "rep").exists()
     same = tmp_path / "same.tflite"  # the run's own conversion passes the check

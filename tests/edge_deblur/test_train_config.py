@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from edge_deblur.config import Arch, Strategy, TrainConfig, read_run_info
@@ -32,6 +33,9 @@ def test_strings_become_enums_and_lists_tuples():
         ({"steps": 10.7}, "steps: expected an integer, got 10.7"),
         ({"steps": True}, "steps: expected an integer, got True"),
         ({"lr": True}, "lr: expected a number"),
+        ({"steps": np.float32(10.7)}, "steps: expected an integer"),
+        ({"widths": (16.5, 24, 64)}, "widths: expected a list of integers"),
+        ({"blocks": (True, 2, 2)}, "blocks: expected a list of integers"),
     ],
 )
 def test_bad_values_raise_input_errors_naming_the_field(changes, match):

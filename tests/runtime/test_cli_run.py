@@ -204,7 +204,9 @@ def test_deblur_skips_an_unreadable_image_and_says_so(tmp_path, uint8_model):
     assert [p.name for p in out.iterdir()] == ["good.png"]
 
 
-def test_deblur_a_named_unreadable_input_exits_2_after_writing_the_others(tmp_path, uint8_model):
+def test_deblur_a_named_unreadable_input_exits_2_after_writing_the_others(
+    tmp_path, uint8_model, corrupt_frame
+):
     good, other = tmp_path / "good.png", tmp_path / "other.png"
     write_image(good, np.full((16, 16, 3), 90, np.uint8))
     write_image(other, np.full((16, 16, 3), 30, np.uint8))
@@ -220,6 +222,15 @@ def test_deblur_a_named_unreadable_input_exits_2_after_writing_the_others(tmp_pa
     err = [ln for ln in r.output.splitlines() if ln.startswith("edge-deblur: error:")]
     assert len(err) == 1 and "garbage.mp4" in err[0] and "the other inputs were written" in err[0]
     assert sorted(p.name for p in out.iterdir()) == ["good.png", "other.png"]
+    # A video that opens but holds no decodable frame is skipped the same way.
+    allbad = tmp_path / "allbad.avi"
+    _video(allbad, n=3)
+    for i in (2, 1, 0):  # from the end: a corrupted frame no longer counts as a start
+        corrupt_frame(allbad, i)
+    out2 = tmp_path / "out2"
+    r = runner.invoke(app, ["deblur", str(allbad), str(good), "-o", str(out2), *model])
+    assert r.exit_code == 2 and "allbad.avi" in r.output, r.output
+    assert sorted(p.name for p in out2.iterdir()) == ["good.png"]
     # One named input that cannot be read: exit 2 and no output file.
     dst = tmp_path / "single.png"
     r = runner.invoke(app, ["deblur", str(broken), "-o", str(dst), *model])

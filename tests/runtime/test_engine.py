@@ -58,6 +58,12 @@ def test_float_frames_must_lie_in_0_1(uint8_model, tmp_path):
     eng = Engine(uint8_model)
     rgb = np.random.default_rng(2).integers(0, 256, (20, 24, 3), dtype=np.uint8)
     np.testing.assert_array_equal(eng.process(rgb.astype(np.float32) / 255), eng.process(rgb))
+    # Resampling overshoot just outside [0, 1] is clipped, as the uint8 frame it stands for.
+    over = rgb.astype(np.float32) / 255
+    over[0, 0] = (1.02, -0.01, 0.5)
+    clipped = rgb.copy()
+    clipped[0, 0] = (255, 0, 128)
+    np.testing.assert_array_equal(eng.process(over), eng.process(clipped))
     # A float image in 0..255 would clip to white, NaN to black: both are refused, named.
     with pytest.raises(InputError, match=r"frame: expected float pixels in \[0, 1\].*255"):
         eng.process(rgb.astype(np.float32))
