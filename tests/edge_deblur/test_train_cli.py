@@ -103,6 +103,24 @@ def test_a_run_folder_in_use_is_refused(tmp_path, photos):
     assert sorted(p.name for p in out.iterdir()) == [".train.lock"]
 
 
+def test_a_non_chief_worker_shares_the_chiefs_run_folder(tmp_path, photos, monkeypatch):
+    import json
+
+    import edge_deblur.cli.train as cli_train
+    from edge_deblur.train import run_folder_lock
+
+    ran = []
+    monkeypatch.setattr(cli_train, "_train_with_progress", lambda *a: ran.append(a))
+    cluster = {"worker": ["localhost:1", "localhost:2"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"index": 1}}))
+    out = tmp_path / "run"
+    args = ["--data", str(photos), "--size", "tiny", "--strategy", "multi-worker"]
+    with run_folder_lock(out):  # the chief, training into the shared folder
+        result = _invoke(*args, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert len(ran) == 1
+
+
 def test_a_stopped_run_exits_130_so_a_following_command_does_not_run(tmp_path, photos, monkeypatch):
     import edge_deblur.train as train_mod
 
