@@ -445,6 +445,10 @@ def _atomic_dir(final: Path, force: bool):
     """Yield a temp folder beside ``final``; on success it replaces ``final``."""
     check_output(final, force=force)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    # mkdtemp makes 0700; give the report the permissions a plain mkdir would (umask applies).
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
     try:
         yield tmp
         old = None

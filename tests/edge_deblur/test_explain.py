@@ -7,6 +7,7 @@ converted here with the converters' int8 mode. Nothing is read from /work/shared
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -115,6 +116,9 @@ def test_report_folder_has_html_json_and_every_figure(healthy_report):
     assert data["format"] == 1 and data["tiles"]["size"] == [TILE, TILE]
     assert data == json.loads(json.dumps(healthy_report.report))
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # as a plain mkdir, not mkdtemp's 0700
 
 
 def test_layer_stats_have_ordered_percentiles_and_int8_shares(healthy_report):
