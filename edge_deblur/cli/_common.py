@@ -35,6 +35,16 @@ class ErrorHandlingGroup(typer.core.TyperGroup):
             return super().invoke(ctx)
         except EdgeDeblurError as err:
             fail(err)
+        except typer.TyperException as err:
+            # A command's options failed to parse (click's UsageError, vendored by typer): one
+            # line too, instead of a usage box. A missing subcommand still prints the help.
+            if type(err).__name__ == "NoArgsIsHelpError" or getattr(err, "exit_code", 0) != 2:
+                raise
+            msg = " ".join(err.format_message().split())
+            sub = getattr(err, "ctx", None)
+            where = sub.command_path if sub is not None else ctx.command_path
+            typer.echo(f"edge-deblur: error: {msg} (see `{where} --help`)", err=True)
+            raise SystemExit(2) from None
 
 
 def parse_size(text: str, name: str = "--input-size") -> tuple[int, int]:

@@ -145,6 +145,24 @@ def test_an_output_the_file_system_refuses_exits_2_and_leaves_nothing(
     assert list(tmp_path.iterdir()) == [src]
 
 
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["deblur", "in.png", "-o", "out.png", "--threads", "0"], "--threads"),
+        (["run"], "Missing option '--source'"),
+        (["train", "--arch", "unet"], "'unet' is not one of"),
+        (["convert", "run", "-o", "m.tflite", "--quant", "int4"], "--quant"),
+        (["bench", "default", "--no-such-flag"], "--no-such-flag"),
+    ],
+)
+def test_options_that_fail_to_parse_are_one_line_exit_2(args, needle):
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("edge-deblur: error:"), r.output
+    assert needle in lines[0] and "--help" in lines[0]
+
+
 def test_deblur_images_folder_and_video(tmp_path, uint8_model):
     folder = tmp_path / "my photos"
     folder.mkdir()
