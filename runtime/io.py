@@ -28,29 +28,42 @@ def check_output(path: str | os.PathLike, force: bool = False, probe: bool = Tru
     """Return ``path`` as a Path after checking it may be written.
 
     Raises OutputExistsError if it exists and ``force`` is false, InputError if its folder cannot
-    be created or written. ``probe`` creates and removes a temp file there (``os.access`` says yes
-    to root on read-only mounts); :func:`atomic_path` skips it, its own temp file does the same.
+    be created or written. Missing folders are not created here (a command refused later leaves
+    none behind): the nearest existing one must be a writable folder, and :func:`atomic_path`
+    creates the rest when it writes. ``probe`` creates and removes a temp file in that folder
+    (``os.access`` says yes to root on read-only mounts); :func:`atomic_path` skips it, its own
+    temp file does the same.
     """
     p = Path(path)
     if p.exists() and not force:
         raise OutputExistsError(f"output {str(p)!r} already exists; pass --force to overwrite it")
     parent = p.parent if str(p.parent) else Path(".")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
+    existing = parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
         raise InputError(
-            f"output {str(p)!r}: cannot create folder {str(parent)!r} ({e.strerror})"
-        ) from e
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"output {str(p)!r}: folder {str(parent)!r} is not writable")
+            f"output {str(p)!r}: cannot create folder {str(parent)!r} ({str(existing)!r} is a file)"
+        )
+    if not os.access(existing, os.W_OK):
+        raise InputError(f"output {str(p)!r}: folder {str(existing)!r} is not writable")
     if probe:
         try:  # os.access says yes to root on read-only mounts and /sys: try a real file
-            fd, tmp = tempfile.mkstemp(prefix=".edge-deblur-probe.", dir=parent)
+            fd, tmp = tempfile.mkstemp(prefix=".edge-deblur-probe.", dir=existing)
             os.close(fd)
             os.unlink(tmp)
         except OSError as e:
             raise write_failed(p, e) from e
     return p
+
+
+def make_parent(path: str | os.PathLike) -> None:
+    """Create the folder ``path`` goes in (after :func:`check_output`, when writing starts)."""
+    p = Path(path)
+    try:
+        (p.parent if str(p.parent) else Path(".")).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise write_failed(p, e) from e
 
 
 def write_failed(path: str | os.PathLike, err: OSError) -> InputError:
@@ -76,6 +89,7 @@ def atomic_path(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     any exception the temp file is removed and ``path`` is untouched.
     """
     final = check_output(path, force=force, probe=False)
+    make_parent(final)
     try:
         fd, tmp = tempfile.mkstemp(
             prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=final.parent or "."

@@ -41,7 +41,7 @@ from edge_deblur.explain.activations import ActivationCollector, LayerStats, is_
 from edge_deblur.explain.gradients import Region
 from edge_deblur.explain.suggest import RULES, Suggestion, apply_suggestion, suggest
 from runtime.errors import InputError, ModelError, OutputExistsError, expected
-from runtime.io import check_output
+from runtime.io import check_output, make_parent
 
 FORMAT = 1
 PSNR_CAP_DB = 100.0  # identical outputs (JSON has no infinity)
@@ -444,6 +444,7 @@ def _to8(x: np.ndarray) -> np.ndarray:
 def _atomic_dir(final: Path, force: bool):
     """Yield a temp folder beside ``final``; on success it replaces ``final``."""
     check_output(final, force=force)
+    make_parent(final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     # mkdtemp makes 0700; give the report the permissions a plain mkdir would (umask applies).
     umask = os.umask(0)

@@ -107,6 +107,22 @@ def test_run_with_a_non_image_model_or_missing_source_exits_2(
     assert r.exit_code == 2 and "--source" in r.output
 
 
+def test_a_refused_command_leaves_no_new_folder_behind(tmp_path):
+    image = tmp_path / "in.png"
+    write_image(image, np.full((16, 16, 3), 90, np.uint8))
+    r = runner.invoke(
+        app, ["deblur", str(image), "-o", str(tmp_path / "new" / "sub" / "out.png"), "--model", "x"]
+    )
+    assert r.exit_code == 2 and "--model" in r.output
+    r = runner.invoke(
+        app,
+        ["run", "--source", str(image), "--output", str(tmp_path / "new2" / "o.avi")]
+        + ["--model", "no-such-model"],
+    )
+    assert r.exit_code == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
 def test_a_truncated_model_file_exits_2_naming_it(tmp_path, uint8_model):
     cut = tmp_path / "cut model.tflite"
     cut.write_bytes(uint8_model.read_bytes()[:1000])
