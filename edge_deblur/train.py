@@ -447,7 +447,24 @@ def _open_log(path: Path, start_step: int):
             for r in rows:
                 w.writerow({k: r.get(k, "") for k in LOG_FIELDS})
     f = open(path, "a", newline="")  # noqa: SIM115 (closed by the caller)
-    return f, csv.DictWriter(f, fieldnames=LOG_FIELDS)
+    # elapsed_s goes on from the kept rows: a resumed run's log counts its whole training time.
+    try:
+        offset = float(rows[-1].get("elapsed_s") or 0.0) if rows else 0.0
+    except ValueError:
+        offset = 0.0
+    return f, _ElapsedWriter(csv.DictWriter(f, fieldnames=LOG_FIELDS), offset)
+
+
+class _ElapsedWriter:
+    """A ``csv.DictWriter`` that adds ``offset`` seconds to each row's ``elapsed_s``."""
+
+    def __init__(self, writer: csv.DictWriter, offset: float) -> None:
+        self.writer, self.offset = writer, offset
+
+    def writerow(self, row: dict[str, str]) -> None:
+        if self.offset and row.get("elapsed_s"):
+            row = {**row, "elapsed_s": _fmt(float(row["elapsed_s"]) + self.offset)}
+        self.writer.writerow(row)
 
 
 # ---- stop on signals ---------------------------------------------------------------------------

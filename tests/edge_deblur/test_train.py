@@ -100,6 +100,22 @@ def test_resume_continues_step_optimizer_and_log(tmp_path):
     assert int(reader.get_tensor("optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE")) == 8
 
 
+def test_a_resumed_log_counts_elapsed_time_on_from_the_kept_rows(tmp_path):
+    from edge_deblur.train import LOG_FIELDS, _open_log
+
+    path = tmp_path / "log.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        w.writeheader()
+        w.writerow({"step": "2", "elapsed_s": "5"})
+        w.writerow({"step": "4", "elapsed_s": "10"})  # past the checkpoint: dropped
+    f, log = _open_log(path, start_step=2)
+    log.writerow({"step": "4", "elapsed_s": "1.5"})  # 1.5 s into the resumed process
+    f.close()
+    rows = _log_rows(tmp_path)
+    assert [(r["step"], float(r["elapsed_s"])) for r in rows] == [("2", 5.0), ("4", 6.5)]
+
+
 def test_resume_of_an_incompatible_run_names_the_differing_keys(tmp_path):
     out = tmp_path / "run"
     _train(_cfg(steps=3), out)
