@@ -273,7 +273,7 @@ def convert(
             expected(
                 "--data/--pairs",
                 f"a folder of real images for {why}",
-                None,
+                "neither",
                 "give --data DIR (images) or --pairs DIR (GoPro blur/ + sharp/)",
             )
         )

@@ -221,7 +221,7 @@ def convert_temporal(
             expected(
                 "--data/--pairs",
                 "a folder of real images for int8 calibration",
-                None,
+                "neither",
                 "give --data DIR (images) or --pairs DIR (GoPro blur/ + sharp/)",
             )
         )
