@@ -369,7 +369,11 @@ def _deblur_video(engine, src: Path, dst: Path, force: bool) -> bool:
             err=True,
         )
         return False
-    video = VideoSink(dst, source.fps, force=force)
+    try:
+        video = VideoSink(dst, source.fps, force=force)
+    except BaseException:
+        source.close()
+        raise
     pipeline = Pipeline(source, engine, [video, _progress_sink(source.frame_count, src.name)])
     try:
         stats = pipeline.run()
@@ -377,7 +381,7 @@ def _deblur_video(engine, src: Path, dst: Path, force: bool) -> bool:
         if pipeline.interrupted:  # stopped before a frame was written: nothing to keep
             typer.echo(f"stopped by a signal before a frame of {src} was written", err=True)
             raise typer.Exit(130) from None
-        if video.frames:
+        if source.frames_read:  # frames were decoded: the output failed (e.g. odd sizes in .mp4)
             raise
         # It opened but gave no frame: a bad input like an unreadable image (the sink has
         # removed its temp file), not a failed output.

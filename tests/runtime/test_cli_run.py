@@ -256,6 +256,11 @@ def test_deblur_a_named_unreadable_input_exits_2_after_writing_the_others(
     err = [ln for ln in r.output.splitlines() if ln.startswith("edge-deblur: error:")]
     assert len(err) == 1 and "garbage.mp4" in err[0] and "the other inputs were written" in err[0]
     assert sorted(p.name for p in out.iterdir()) == ["good.png", "other.png"]
+    # A video whose frames decode but cannot be written (odd sizes in .mp4) is an output error.
+    odd = tmp_path / "odd.avi"
+    _video(odd, n=2, h=21, w=33)
+    r = runner.invoke(app, ["deblur", str(odd), "-o", str(tmp_path / "odd.mp4"), *model])
+    assert r.exit_code == 2 and "even frame sizes" in r.output, r.output
     # A video that opens but holds no decodable frame is skipped the same way.
     allbad = tmp_path / "allbad.avi"
     _video(allbad, n=3)
