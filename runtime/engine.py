@@ -208,8 +208,21 @@ class Engine:
         # A dynamic model takes frames whole up to this size (1080p), tiles beyond it.
         self.max_dynamic_pixels = 1920 * 1088
         self.dynamic_tile = 512
+        self._check_overlap()
 
     # ------------------------------------------------------------------ model checks
+
+    def _check_overlap(self) -> None:
+        overlap = self._overlap
+        if overlap is None:
+            return
+        if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
+            raise InputError(expected("overlap", "an integer >= 0 (pixels)", overlap))
+        tile = min(self.input_size) if self.input_size is not None else self.dynamic_tile
+        if overlap > tile // 2:  # the stride would shrink toward 1 px: thousands of tiles
+            raise InputError(
+                expected("overlap", f"at most half the model's {tile} px tile", overlap)
+            )
 
     def _check_io(self) -> None:
         it = self.interpreter

@@ -173,6 +173,8 @@ class Pipeline:
         self._q_out: queue.Queue = queue.Queue(maxsize=self.options.queue_size)
         self._errors: list[BaseException] = []
         self._read = 0
+        self._prepared = 0  # frames that passed the prepare stage
+        self.first_rejection: InputError | None = None  # why the first unusable frame was skipped
         self.interrupted = False
         self._abandon_capture = False  # a second signal: stop waiting for a stuck source
 
@@ -328,15 +330,26 @@ class Pipeline:
                         self.engine.reset()  # a temporal engine forgets the old stream's state
                     job.prepared = self.engine.prepare(job.small)
                     job.pre_ms = (time.perf_counter_ns() - t0) / 1e6
+                except InputError as e:
+                    # One unusable frame (a size --roi does not fit, a pixel type the model
+                    # cannot take) is skipped and counted; the stream goes on.
+                    self.stats.rejected += 1
+                    self.first_rejection = self.first_rejection or e
+                    if live:
+                        self._infer_idle.set()  # no inference was started for it
+                    continue
                 except BaseException as e:
                     failed = e
                     self._stop.set()
                     continue
+                self._prepared += 1
                 self._put(self._q_in, job, force=True)
         finally:
             self._put(self._q_in, _END, force=True)
         if failed is not None:
             raise failed
+        if self._prepared == 0 and self.first_rejection is not None and not self.interrupted:
+            raise self.first_rejection  # not one frame was usable: the settings are wrong
 
     def _infer(self) -> None:
         failed: BaseException | None = None

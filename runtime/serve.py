@@ -10,8 +10,10 @@ connection JPEG-encodes in its own server thread.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import re
+import socket
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
@@ -59,12 +61,21 @@ class LiveView(Sink):
         self._seq = 0
         self._closed = False
         self._page = PAGE.read_bytes()
+        server_class = ThreadingHTTPServer
+        if ":" in host:  # an IPv6 address ([::1]:8080): the stock server binds IPv4 only
+
+            class _Server6(ThreadingHTTPServer):
+                address_family = socket.AF_INET6
+
+            server_class = _Server6
         try:
-            self.server = ThreadingHTTPServer((host, port), self._handler_class())
+            self.server = server_class((host, port), self._handler_class())
         except OSError as e:
+            busy = e.errno in (errno.EADDRINUSE, errno.EACCES)
             raise InputError(
                 f"--serve {host}:{port}: expected a free address to listen on, got "
-                f"'{e.strerror}'; choose another port"
+                f"'{e.strerror or e}'; "
+                + ("choose another port" if busy else "check the host name or address")
             ) from e
         self.server.daemon_threads = True
         self.host, self.port = self.server.server_address[:2]

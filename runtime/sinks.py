@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -148,7 +149,14 @@ def _count_frames(path: Path) -> int:
 
 
 class ImageFolderSink(Sink):
-    """Numbered images (``frame_000000.png``, ...) in a folder, each written atomically."""
+    """Numbered images (``frame_000000.png``, ...) in a folder, each written atomically.
+
+    With ``force`` into a folder that holds frames of an earlier run, the frames this run does
+    not overwrite are removed when it ends well, so the folder holds this run's frames only. An
+    error removes this run's frames (and the folder, when this sink made it and it is empty).
+    """
+
+    _FRAME = re.compile(r"frame_\d{6}\.[A-Za-z0-9]+")
 
     def __init__(self, folder: str | os.PathLike, force: bool = False, suffix: str = ".png"):
         self.folder = Path(folder)
@@ -158,10 +166,13 @@ class ImageFolderSink(Sink):
             raise OutputExistsError(
                 f"output folder {str(self.folder)!r} is not empty; pass --force to write into it"
             )
+        self._made = not self.folder.exists()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise write_failed(self.folder, e) from e
+        self._stale = {p for p in self.folder.iterdir() if self._FRAME.fullmatch(p.name)}
+        self._written: list[Path] = []
         self.suffix = suffix
         self.frames = 0
 
@@ -171,7 +182,27 @@ class ImageFolderSink(Sink):
             write_image(path, deblurred, force=True)
         except OSError as e:
             raise write_failed(path, e) from e
+        self._written.append(path)
+        self._stale.discard(path)
         self.frames += 1
+
+    def close(self, ok: bool = True) -> None:
+        if ok and self.frames:
+            for p in self._stale:  # an earlier run's frames past this run's last one
+                with contextlib.suppress(OSError):
+                    p.unlink()
+            return
+        for p in self._written:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        if self._made:
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()  # only when empty
+        if ok:
+            raise InputError(
+                f"--output {str(self.folder)!r}: no frame was processed, so nothing was written; "
+                "check the source"
+            )
 
 
 def display_available() -> bool:

@@ -46,6 +46,7 @@ class StreamStats:
         self.frames = 0
         self.dropped = 0
         self.corrupt = 0
+        self.rejected = 0  # frames that decoded but could not be used (size, --roi, pixel type)
         self.reopens = 0
         self.tiles = 0
         self._t_first: float | None = None
@@ -85,10 +86,11 @@ class StreamStats:
         return row[~np.isnan(row)]
 
     def to_dict(self) -> dict:
-        """``{"frames", "dropped", "corrupt", "reopens", "fps", "latency_ms": {p50, p90, p99},
-        "invoke_ms": {mean, p50}, "stages_ms": {stage: mean}}`` (milliseconds; percentiles over
-        the last ``window``; ``corrupt``: source frames that could not be decoded and were
-        skipped, ``reopens``: live-source reconnects)."""
+        """``{"frames", "dropped", "corrupt", "rejected", "reopens", "fps", "latency_ms": {p50,
+        p90, p99}, "invoke_ms": {mean, p50}, "stages_ms": {stage: mean}}`` (milliseconds;
+        percentiles over the last ``window``; ``corrupt``: source frames that could not be
+        decoded, ``rejected``: frames that decoded but could not be used, e.g. outside --roi;
+        both skipped; ``reopens``: live-source reconnects)."""
         with self._lock:
             n = self.frames
             lat = self._series("latency")
@@ -102,6 +104,7 @@ class StreamStats:
                 "frames": n,
                 "dropped": self.dropped,
                 "corrupt": self.corrupt,
+                "rejected": self.rejected,
                 "reopens": self.reopens,
                 "fps": round(self.fps(), 3),
                 "latency_ms": {"p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99)},
@@ -118,6 +121,8 @@ class StreamStats:
         extra = []
         if self.corrupt:
             extra.append(f"{self.corrupt} corrupt skipped")
+        if self.rejected:
+            extra.append(f"{self.rejected} unusable skipped")
         if self.reopens:
             extra.append(f"{self.reopens} reopens")
         return (

@@ -13,7 +13,11 @@ app = typer.Typer(cls=ErrorHandlingGroup)
 
 
 @app.command("models")
-def models(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+def models(
+    as_json: bool = typer.Option(
+        False, "--json", help="Print one JSON object (input_size as [height, width])."
+    ),
+) -> None:
     """List the bundled models (names usable wherever a command takes --model)."""
     from runtime.model_file import read_metadata
     from runtime.zoo import list_models
@@ -48,12 +52,13 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print one JSON ob
     wide = console.width >= 110
     table = Table(title="bundled models (--model NAME; 'default' = the one marked *)")
     table.add_column("name", no_wrap=True, min_width=max(len(r["name"]) + 2 for r in rows))
-    for col in ("quant", "input", "MAC/px", "KB"):
+    for col in ("quant", "input WxH", "MAC/px", "KB"):
         table.add_column(col, no_wrap=True)
     if wide:
         table.add_column("description", ratio=1)
     for r in rows:
-        size = "x".join(str(v) for v in r["input_size"]) if r["input_size"] else "any"
+        # Width x height, as --sizes and the README write frame sizes (the metadata is [H, W]).
+        size = f"{r['input_size'][1]}x{r['input_size'][0]}" if r["input_size"] else "any"
         macs = f"{r['macs_per_pixel']:.0f}" if r["macs_per_pixel"] else "?"
         name = r["name"] + (" *" if r["default"] else "")
         cells = [name, str(r["quant"]), size, macs, str(r["size_kb"])]

@@ -171,10 +171,27 @@ def run(
     summary = result.to_dict()
     if stats is not None:
         _write_stats(stats, summary, force)
+    _warn_rejected(pipeline, source)
     note = " (stopped by signal)" if pipeline.interrupted else ""
     typer.echo(f"{result.summary()}{note}", err=True)
+    if result.frames == 0 and not pipeline.interrupted:
+        raise InputError(
+            f"--source {source!r}: expected frames to deblur, got none ({result.corrupt} "
+            f"undecodable, {result.rejected} unusable skipped)"
+        )
     if output is not None:
         typer.echo(f"wrote {output}", err=True)
+
+
+def _warn_rejected(pipeline, name) -> None:
+    """One warning line for the frames the stream skipped as unusable, with the first reason."""
+    n = pipeline.stats.rejected
+    if n:
+        typer.echo(
+            f"edge-deblur: warning: {name}: skipped {n} unusable frame(s); the first: "
+            f"{' '.join(str(pipeline.first_rejection).split())}",
+            err=True,
+        )
 
 
 def _is_video(p: Path) -> bool:
@@ -395,6 +412,7 @@ def _deblur_video(engine, src: Path, dst: Path, force: bool) -> bool:
         typer.echo(
             f"edge-deblur: warning: {src}: skipped {stats.corrupt} corrupt frame(s)", err=True
         )
+    _warn_rejected(pipeline, str(src))
     if pipeline.interrupted:  # Ctrl-C ends the batch, not just this video
         typer.echo(f"stopped by a signal after {stats.frames} frame(s) of {src}", err=True)
         raise typer.Exit(130)

@@ -58,6 +58,10 @@ def test_metadata_sparsity_makes_a_pruned_int8_variant(tmp_path: Path, int8_mode
     p = tmp_path / "pruned.tflite"
     p.write_bytes(write_metadata(int8_model.read_bytes(), meta))
     assert _model.describe(p).variant == "pruned-int8"
+    # The few exact zeros any trained net has (the bundled default: 0.0002) are not pruning.
+    meta["sparsity"] = 0.0002
+    p.write_bytes(write_metadata(int8_model.read_bytes(), meta))
+    assert _model.describe(p).variant == "int8"
 
 
 def test_fixed_size_model_without_countable_ops_takes_macs_from_metadata(tmp_path, int8_model):

@@ -302,6 +302,17 @@ def test_run_stats_count_the_corrupt_frames(tmp_path, uint8_model, corrupt_frame
     assert d["corrupt"] >= 1 and d["frames"] + d["corrupt"] == 12 and d["reopens"] == 0
 
 
+def test_run_on_a_source_with_no_usable_frame_exits_2_and_leaves_no_folder(tmp_path, uint8_model):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    model = ["--model", str(uint8_model)]
+    r = runner.invoke(app, ["run", "--source", str(bad), *model])
+    assert r.exit_code == 2 and "expected frames to deblur, got none (1 undecodable" in r.output
+    r = runner.invoke(app, ["run", "--source", str(bad), "--output", str(tmp_path / "od"), *model])
+    assert r.exit_code == 2 and "no frame was processed" in r.output
+    assert not (tmp_path / "od").exists()
+
+
 def test_run_with_serve_prints_the_loopback_url_and_finishes(tmp_path, uint8_model):
     src = tmp_path / "in.avi"
     _video(src, n=4)

@@ -54,6 +54,14 @@ def test_rgba_and_16_bit_frames_are_converted(uint8_model):
     np.testing.assert_array_equal(eng.process(sixteen), eng.process(rgb))
 
 
+@pytest.mark.parametrize("overlap", [-5, "8", 8.5, True, 9])
+def test_a_bad_tile_overlap_is_refused(uint8_model, overlap):
+    # The fixture's tile is 16 px: an overlap past half of it would shrink the stride toward 1.
+    with pytest.raises(InputError, match="overlap: expected"):
+        Engine(uint8_model, overlap=overlap)
+    assert Engine(uint8_model, overlap=8).tile_count(40, 40) > 0
+
+
 def test_float_frames_must_lie_in_0_1(uint8_model, tmp_path):
     eng = Engine(uint8_model)
     rgb = np.random.default_rng(2).integers(0, 256, (20, 24, 3), dtype=np.uint8)

@@ -93,8 +93,25 @@ def test_anything_else_is_404(live, path):
 
 def test_port_in_use_is_an_input_error(live):
     view, _ = live
-    with pytest.raises(InputError, match="free address"):
+    with pytest.raises(InputError, match="free address.*choose another port"):
         LiveView("127.0.0.1", view.port)
+    with pytest.raises(InputError, match="check the host name"):
+        LiveView("no-such-host.invalid", 0)
+
+
+def test_an_ipv6_address_is_served():
+    import socket
+
+    try:
+        socket.socket(socket.AF_INET6).close()
+        view = LiveView("::1", 0)
+    except (OSError, InputError):
+        pytest.skip("no IPv6 loopback here")
+    try:
+        status, kind, _ = _get(f"http://[::1]:{view.port}/stats.json")
+        assert status == 200 and "json" in kind
+    finally:
+        view.close()
 
 
 def _chromium() -> str | None:

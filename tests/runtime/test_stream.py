@@ -238,6 +238,43 @@ def test_file_source_is_lossless_and_ordered_even_with_a_slow_sink(uint8_model):
     assert [int(o[0, 0, 0]) for o, _ in sink.frames] == list(range(30))
 
 
+def test_an_unusable_frame_is_skipped_and_counted_not_the_end_of_the_stream(uint8_model):
+    good = np.full((16, 16, 3), 90, np.uint8)
+    frames = [good, good.astype(np.float32) + 200, good, np.zeros((16, 16, 3), bool), good]
+    sink = Collect()
+    stats = Pipeline(ArraySource(frames), Engine(uint8_model), [sink]).run(handle_signals=False)
+    assert stats.frames == 3 and stats.rejected == 2 and len(sink.frames) == 3
+    assert stats.to_dict()["rejected"] == 2 and "2 unusable skipped" in stats.summary()
+    # When no frame at all is usable, the settings are wrong: the first reason is raised.
+    options = StreamOptions(roi=(0, 0, 40, 40))
+    with pytest.raises(InputError, match="--roi: expected a region inside the 16x16 frame"):
+        Pipeline(ArraySource([good, good]), Engine(uint8_model), [], options).run(
+            handle_signals=False
+        )
+
+
+def test_a_frame_folder_with_force_holds_this_runs_frames_only(tmp_path, uint8_model):
+    from runtime.sinks import ImageFolderSink
+
+    out = tmp_path / "frames"
+    frames = synthetic_frames(3, 16, 16)
+    Pipeline(ArraySource(frames), Engine(uint8_model), [ImageFolderSink(out)]).run()
+    (out / "notes.txt").write_text("mine")
+    sink = ImageFolderSink(out, force=True)
+    Pipeline(ArraySource(frames[:1]), Engine(uint8_model), [sink]).run()
+    assert sorted(p.name for p in out.iterdir()) == ["frame_000000.png", "notes.txt"]
+    # A stream that ends in an error takes its frames back; a folder it made goes too.
+    new = tmp_path / "new"
+    failing = ImageFolderSink(new)
+    failing.write(frames[0], frames[0])
+    failing.close(ok=False)
+    assert not new.exists()
+    empty = ImageFolderSink(tmp_path / "empty")
+    with pytest.raises(InputError, match="no frame was processed"):
+        empty.close(ok=True)
+    assert not (tmp_path / "empty").exists()
+
+
 def test_live_source_drops_old_frames_instead_of_queueing(uint8_model):
     frames = []
     for i in range(200):
@@ -274,6 +311,7 @@ def test_stats_json_has_the_documented_shape(uint8_model):
         "frames",
         "dropped",
         "corrupt",
+        "rejected",
         "reopens",
         "fps",
         "latency_ms",
