@@ -65,16 +65,20 @@ def compare(reports: list[Report], sources: list[str] | None = None) -> Comparis
                 rows.append(key)
             cells[key][col] = Cell(m.latency.p50_ms, m.latency.fps, q.get((m.model, m.size)))
     proj_cols: list[str] = []
-    for r in reports:
+    for r, source_col in zip(reports, columns, strict=True):
         for p in r.projections:
             if p.ms is None:
                 continue
-            col = p.label
+            # Each report's projections keep a column of their own: two runs' projections for
+            # the same board differ (each comes from its own host measurement).
+            col = p.label if len(reports) == 1 else f"{p.label} (from {source_col})"
             if col not in proj_cols:
                 proj_cols.append(col)
-            key = next((k for k in rows if k[0] == p.model and k[2] == p.size), None)
-            if key is None:
+            same = [k for k in rows if k[0] == p.model and k[1] == p.variant and k[2] == p.size]
+            same = same or [k for k in rows if k[0] == p.model and k[2] == p.size]
+            if not same:
                 continue
+            key = min(same, key=lambda k: k[3])  # the row with the fewest threads, as documented
             cells[key].setdefault(col, Cell(p.ms, p.fps))
     return Comparison(
         columns=tuple(columns + proj_cols),

@@ -22,15 +22,31 @@ def test_compare_puts_each_machine_and_projection_in_its_own_column(make_report)
         make_report("measured on rpi4-lab"), host=replace(make_report().host, hostname="pi")
     )
     b = replace(b, host=replace(b.host, label="measured on rpi4-lab"))
+    b = replace(b, projections=(replace(b.projections[0], ms=310.0),))
     c = compare([a, b], ["a.json", "b.json"])
+    # Each report's projections keep their own column: the second run's are not dropped.
     assert c.columns == (
         "measured on this host (box)",
         "measured on rpi4-lab (pi)",
-        "projected for rpi4",
+        "projected for rpi4 (from measured on this host (box))",
+        "projected for rpi4 (from measured on rpi4-lab (pi))",
     )
     key = ("m", "int8", "640x480", 2)
     assert set(c.cells[key]) == set(c.columns)
-    assert c.cells[key]["projected for rpi4"].p50_ms == 300.0
+    assert c.cells[key]["projected for rpi4 (from measured on this host (box))"].p50_ms == 300.0
+    assert c.cells[key]["projected for rpi4 (from measured on rpi4-lab (pi))"].p50_ms == 310.0
+    # One report alone keeps the plain label.
+    assert compare([a]).columns == ("measured on this host (box)", "projected for rpi4")
+
+
+def test_compare_puts_projections_on_the_fewest_threads_row(make_report):
+    a = make_report()
+    four = replace(a.measurements[0], threads=4)
+    a4 = replace(a, measurements=(four,), projections=())
+    c = compare([a4, a])  # the 4-thread row comes first
+    col = "projected for rpi4 (from measured on this host (box #2))"
+    assert col in c.cells[("m", "int8", "640x480", 2)]
+    assert col not in c.cells[("m", "int8", "640x480", 4)]
 
 
 def test_compare_disambiguates_two_hosts_with_the_same_name(make_report):
