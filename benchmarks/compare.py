@@ -91,7 +91,8 @@ def compare(reports: list[Report], sources: list[str] | None = None) -> Comparis
 def _fmt(c: Cell | None) -> str:
     if c is None or c.p50_ms is None:
         return "–"
-    return f"{c.p50_ms:.1f} ms ({c.fps:.1f} FPS)"
+    fps = "?" if c.fps is None else f"{c.fps:.1f}"  # a hand-edited report may lack it
+    return f"{c.p50_ms:.1f} ms ({fps} FPS)"
 
 
 def to_markdown(c: Comparison) -> str:

@@ -219,6 +219,13 @@ def from_dict(data: dict, source: str = "report.json") -> Report:
         "projections": Projection,
         "failures": Failure,
     }
+    missing = [
+        k
+        for k in ("schema_version", "created", "tool_version", "settings", "host")
+        if k not in data
+    ]
+    if missing:
+        raise InputError(expected(source, "an edge-deblur report.json", f"no {', '.join(missing)}"))
     kw = {k: data[k] for k in ("schema_version", "created", "tool_version", "settings")}
     kw["host"] = _build(HostInfo, data["host"], f"{source}: host")
     for key, cls in lists.items():

@@ -128,12 +128,14 @@ def to_rgb8(img: np.ndarray, name: str = "image", bgr: bool = True) -> np.ndarra
     """Convert a decoded frame (gray, BGR, BGRA; uint8 or uint16 or float) to RGB uint8 HxWx3."""
     import cv2
 
-    if img is None or not isinstance(img, np.ndarray) or img.size == 0:
+    if img is None or not isinstance(img, np.ndarray):
         raise InputError(expected(name, "a non-empty image array", type(img).__name__))
+    if img.size == 0:
+        raise InputError(expected(name, "a non-empty image array", f"shape {img.shape}"))
     a = img
     if a.dtype == np.uint16:
         a = (a.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    elif a.dtype in (np.float32, np.float64):
+    elif a.dtype in (np.float16, np.float32, np.float64):
         if not np.isfinite(a).all():
             raise InputError(expected(name, "finite float pixels in [0, 1]", "NaN or inf values"))
         lo, hi = float(a.min()), float(a.max())

@@ -46,9 +46,14 @@ class StreamOptions:
     queue_size: int = 2
 
     def __post_init__(self) -> None:
-        if not (0.05 <= float(self.scale) <= 1.0):
+        number = isinstance(self.scale, (int, float)) and not isinstance(self.scale, bool)
+        if not number or not 0.05 <= float(self.scale) <= 1.0:
             raise InputError(expected("--scale", "a factor in [0.05, 1]", self.scale))
-        if self.max_frames is not None and self.max_frames < 1:
+        if self.max_frames is not None and (
+            isinstance(self.max_frames, bool)
+            or not isinstance(self.max_frames, int)
+            or self.max_frames < 1
+        ):
             raise InputError(expected("--max-frames", "an integer >= 1", self.max_frames))
         if self.roi is not None and (
             len(self.roi) != 4 or min(self.roi[2:]) < 1 or min(self.roi) < 0

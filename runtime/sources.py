@@ -273,6 +273,8 @@ def open_source(spec: str | os.PathLike, stop_event: threading.Event | None = No
     import cv2
 
     text = str(spec)
+    if not Path(text).exists():
+        text = text.strip()  # classify() reads " clip.avi " as clip.avi: open that file too
     kind = classify(text)
     if kind == "camera":
         api = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY

@@ -66,6 +66,8 @@ def resolve_model(
     Raises InputError naming ``what`` (the option or argument) and the bundled models when the
     name is neither a file nor in the zoo.
     """
+    if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():
+        raise InputError(expected(what, "a .tflite file or a bundled model name", name_or_path))
     p = Path(name_or_path)
     if p.is_file():
         return p

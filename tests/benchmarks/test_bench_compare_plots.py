@@ -64,6 +64,16 @@ def test_write_compare_writes_three_files_and_refuses_non_reports(tmp_path: Path
     (tmp_path / "x.json").write_text(json.dumps({"hello": 1}))
     with pytest.raises(InputError, match="no schema_version"):
         write_compare([tmp_path / "x.json"], tmp_path / "cmp2")
+    # A hand-edited report: a missing section is named, a missing FPS prints as '?'.
+    data = json.loads((tmp_path / "a/report.json").read_text())
+    data["projections"][0]["fps"] = None
+    (tmp_path / "edited.json").write_text(json.dumps(data))
+    write_compare([tmp_path / "edited.json"], tmp_path / "cmp3")
+    assert "(? FPS)" in (tmp_path / "cmp3/compare.md").read_text()
+    del data["host"]
+    (tmp_path / "nohost.json").write_text(json.dumps(data))
+    with pytest.raises(InputError, match="nohost.json: expected an edge-deblur report.json.*host"):
+        write_compare([tmp_path / "nohost.json"], tmp_path / "cmp4")
 
 
 def test_write_plots_writes_pngs_for_what_the_report_holds(tmp_path: Path, make_report):

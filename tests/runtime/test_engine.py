@@ -54,6 +54,22 @@ def test_rgba_and_16_bit_frames_are_converted(uint8_model):
     np.testing.assert_array_equal(eng.process(sixteen), eng.process(rgb))
 
 
+def test_odd_library_arguments_are_input_errors(uint8_model):
+    from runtime.pipeline import StreamOptions
+
+    with pytest.raises(InputError, match="--model: expected a .tflite file"):
+        Engine(None)
+    with pytest.raises(InputError, match="--scale"):
+        StreamOptions(scale="0.5")
+    with pytest.raises(InputError, match="--max-frames"):
+        StreamOptions(max_frames=2.5)
+    eng = Engine(uint8_model)
+    with pytest.raises(InputError, match=r"shape \(0, 10, 3\)"):
+        eng.process(np.zeros((0, 10, 3), np.uint8))
+    half = np.full((16, 16, 3), 0.5, np.float16)  # float16 is a float like the others
+    np.testing.assert_array_equal(eng.process(half), eng.process(half.astype(np.float32)))
+
+
 @pytest.mark.parametrize("overlap", [-5, "8", 8.5, True, 9])
 def test_a_bad_tile_overlap_is_refused(uint8_model, overlap):
     # The fixture's tile is 16 px: an overlap past half of it would shrink the stride toward 1.
