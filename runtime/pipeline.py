@@ -32,6 +32,7 @@ from runtime.sources import Source
 from runtime.stats import FrameRecord, StreamStats
 
 _END = object()
+REJECT_GRACE = 25  # unusable file frames in a row, before any usable one, that end a stream
 
 
 @dataclass(frozen=True)
@@ -318,9 +319,10 @@ class Pipeline:
         live = self.source.live
         try:
             while True:
-                if live:
+                if live and failed is None:
                     # Take the freshest frame only when inference can start on it at once:
-                    # latency is then about one inference, not a queue of them.
+                    # latency is then about one inference, not a queue of them. (After a
+                    # failure the queue is only drained to its end marker: no waiting.)
                     self._infer_idle.wait()
                     self._infer_idle.clear()
                 job = self._q_raw.get()
@@ -337,10 +339,15 @@ class Pipeline:
                     job.pre_ms = (time.perf_counter_ns() - t0) / 1e6
                 except InputError as e:
                     # One unusable frame (a size --roi does not fit, a pixel type the model
-                    # cannot take) is skipped and counted; the stream goes on.
+                    # cannot take) is skipped and counted; the stream goes on. Before any frame
+                    # was usable it is the settings that are wrong: a camera's frames are all
+                    # alike (fail at once), a file gets a few frames' grace.
                     self.stats.rejected += 1
                     self.first_rejection = self.first_rejection or e
-                    if live:
+                    if self._prepared == 0 and (live or self.stats.rejected >= REJECT_GRACE):
+                        failed = e
+                        self._stop.set()
+                    elif live:
                         self._infer_idle.set()  # no inference was started for it
                     continue
                 except BaseException as e:

@@ -245,12 +245,23 @@ def test_an_unusable_frame_is_skipped_and_counted_not_the_end_of_the_stream(uint
     stats = Pipeline(ArraySource(frames), Engine(uint8_model), [sink]).run(handle_signals=False)
     assert stats.frames == 3 and stats.rejected == 2 and len(sink.frames) == 3
     assert stats.to_dict()["rejected"] == 2 and "2 unusable skipped" in stats.summary()
-    # When no frame at all is usable, the settings are wrong: the first reason is raised.
+    # When no frame at all is usable, the settings are wrong: the first reason is raised, at
+    # the end of a short file, after REJECT_GRACE frames of a long one, at once for a camera.
     options = StreamOptions(roi=(0, 0, 40, 40))
     with pytest.raises(InputError, match="--roi: expected a region inside the 16x16 frame"):
         Pipeline(ArraySource([good, good]), Engine(uint8_model), [], options).run(
             handle_signals=False
         )
+    long = ArraySource([good], total=10**6)
+    pipe = Pipeline(long, Engine(uint8_model), [], options)
+    with pytest.raises(InputError, match="--roi"):
+        pipe.run(handle_signals=False)
+    assert pipe.stats.rejected < 100
+    camera = ArraySource([good], total=10**6, live=True, fps=1000)
+    pipe = Pipeline(camera, Engine(uint8_model), [], options)
+    with pytest.raises(InputError, match="--roi"):
+        pipe.run(handle_signals=False)
+    assert pipe.stats.rejected <= 2
 
 
 def test_a_frame_folder_with_force_holds_this_runs_frames_only(tmp_path, uint8_model):
