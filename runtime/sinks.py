@@ -106,10 +106,7 @@ class VideoSink(Sink):
             self._writer.release()
         err: BaseException | None = None
         if ok and self.frames == 0:
-            err = InputError(
-                f"--output {str(self.path)!r}: no frame was processed, so nothing was written; "
-                "check the source"
-            )
+            err = _nothing_written(self.path)
         elif ok:
             held = _count_frames(self._tmp)
             if held != self.frames:
@@ -128,6 +125,13 @@ class VideoSink(Sink):
             self._ctx.__exit__(type(failure), failure, None)
         if err is not None:
             raise err
+
+
+def _nothing_written(path: Path) -> InputError:
+    """The error of a sink closed without a frame (a source that gave none)."""
+    return InputError(
+        f"--output {str(path)!r}: no frame was processed, so nothing was written; check the source"
+    )
 
 
 def _count_frames(path: Path) -> int:
@@ -172,37 +176,36 @@ class ImageFolderSink(Sink):
         except OSError as e:
             raise write_failed(self.folder, e) from e
         self._stale = {p for p in self.folder.iterdir() if self._FRAME.fullmatch(p.name)}
-        self._written: list[Path] = []
         self.suffix = suffix
         self.frames = 0
 
+    def _path(self, index: int) -> Path:
+        return self.folder / f"frame_{index:06d}{self.suffix}"
+
     def write(self, original: np.ndarray, deblurred: np.ndarray) -> None:
-        path = self.folder / f"frame_{self.frames:06d}{self.suffix}"
+        path = self._path(self.frames)
         try:
             write_image(path, deblurred, force=True)
         except OSError as e:
             raise write_failed(path, e) from e
-        self._written.append(path)
-        self._stale.discard(path)
         self.frames += 1
 
     def close(self, ok: bool = True) -> None:
+        # This run wrote frames 0 .. frames-1 (derived, not listed: a live stream runs for days).
+        written = {self._path(i) for i in range(self.frames)}
         if ok and self.frames:
-            for p in self._stale:  # an earlier run's frames past this run's last one
+            for p in self._stale - written:  # an earlier run's frames past this run's last one
                 with contextlib.suppress(OSError):
                     p.unlink()
             return
-        for p in self._written:
+        for p in written:
             with contextlib.suppress(OSError):
                 p.unlink()
         if self._made:
             with contextlib.suppress(OSError):
                 self.folder.rmdir()  # only when empty
         if ok:
-            raise InputError(
-                f"--output {str(self.folder)!r}: no frame was processed, so nothing was written; "
-                "check the source"
-            )
+            raise _nothing_written(self.folder)
 
 
 def display_available() -> bool:
