@@ -24,6 +24,7 @@ import numpy as np
 
 from runtime.errors import InputError, expected
 from runtime.sinks import Sink, VideoSink
+from runtime.sources import open_video_file
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "runtime" / "zoo" / "demo"
 OUTPUTS = ("side_by_side.avi", "deblurred.avi", "stats.json", "quality.json", "bench")
@@ -81,7 +82,7 @@ class ReferenceQualitySink(Sink):
     """Scores every frame against the next frame of a sharp reference video (same order)."""
 
     def __init__(self, reference: Path) -> None:
-        self.ref = _open_video(reference, "--reference")
+        self.ref = open_video_file(reference, "--reference")
         self.rows: list[dict] = []
         self.unscored = 0  # frames without a matching reference frame (corrupt or missing)
 
@@ -165,7 +166,7 @@ def run_demo(
                 )
             )
     engine = Engine(model, threads=threads)
-    src = _open_video(clip_p, "--clip")
+    src = open_video_file(clip_p, "--clip")
     sinks: list[Sink] = []
     try:
         sinks.append(SideBySideSink(out / "side_by_side.avi", src.fps, force))
@@ -233,24 +234,9 @@ def run_demo(
     )
 
 
-def _open_video(path: Path, option: str):
-    """A file source for the video ``path``; an InputError naming ``option`` when OpenCV cannot
-    open it."""
-    import cv2
-
-    from runtime.sources import CaptureSource
-
-    try:
-        return CaptureSource(str(path), cv2.CAP_FFMPEG, False, str(path))
-    except InputError:
-        raise InputError(
-            expected(option, "a video file OpenCV can decode", str(path), "check the file")
-        ) from None
-
-
 def _video_shape(path: Path, option: str) -> tuple[tuple[int, int], int]:
     """((height, width) of the first frame, frame count from the container or 0) of a video."""
-    src = _open_video(path, option)
+    src = open_video_file(path, option)
     try:
         frame = src.read()
         count = src.frame_count or 0

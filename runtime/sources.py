@@ -305,6 +305,19 @@ def open_source(spec: str | os.PathLike, stop_event: threading.Event | None = No
     raise InputError(expected("--source", SOURCE_FORMS, text, "check the path or URL"))
 
 
+def open_video_file(path: str | os.PathLike, option: str) -> CaptureSource:
+    """A video file as a (lossless, not live) source, through FFmpeg as :func:`open_source` opens
+    one; an InputError naming ``option`` (the argument it came from) when OpenCV cannot open it."""
+    import cv2
+
+    try:
+        return CaptureSource(str(path), cv2.CAP_FFMPEG, False, str(path))
+    except InputError:
+        raise InputError(
+            expected(option, "a video file OpenCV can decode", str(path), "check the file")
+        ) from None
+
+
 def synthetic_frames(
     count: int, height: int = 48, width: int = 64, seed: int = 0
 ) -> list[np.ndarray]:

@@ -370,21 +370,15 @@ def _deblur_video(engine, src: Path, dst: Path, force: bool) -> bool:
     """Deblur one video file into ``dst``; False (with a warning) when it cannot be opened or
     holds no decodable frame. A stop by Ctrl-C / SIGTERM keeps the frames done (the video is
     finalised) and ends the whole command with exit code 130."""
-    import cv2
-
     from runtime.errors import InputError
     from runtime.pipeline import Pipeline
     from runtime.sinks import VideoSink
-    from runtime.sources import CaptureSource
+    from runtime.sources import open_video_file
 
     try:
-        source = CaptureSource(str(src), cv2.CAP_FFMPEG, False, str(src))
-    except InputError:
-        typer.echo(
-            f"edge-deblur: warning: skipped video {str(src)!r}: expected a video OpenCV can "
-            "decode, could not open it",
-            err=True,
-        )
+        source = open_video_file(src, "input")
+    except InputError as e:
+        typer.echo(f"edge-deblur: warning: skipped {e}", err=True)  # like an unreadable image
         return False
     try:
         video = VideoSink(dst, source.fps, force=force)
