@@ -81,6 +81,14 @@ def write_failed(path: str | os.PathLike, err: OSError) -> InputError:
     )
 
 
+def chmod_as_created(path: str | os.PathLike, mode: int) -> None:
+    """Give ``path`` the permissions a plain ``open()`` (``mode`` 0o666) or ``mkdir()`` (0o777)
+    would have given it under the process umask: mkstemp and mkdtemp make 0600 / 0700."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, mode & ~umask)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
@@ -98,10 +106,7 @@ def atomic_path(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
         raise write_failed(final, e) from e
     os.close(fd)
     tmp_path = Path(tmp)
-    # mkstemp creates 0600; give the output the permissions a plain open() would (umask applies).
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)
+    chmod_as_created(tmp_path, 0o666)  # mkstemp makes 0600
     try:
         yield tmp_path
         if not tmp_path.exists() or tmp_path.stat().st_size == 0:

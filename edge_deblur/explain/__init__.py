@@ -41,7 +41,7 @@ from edge_deblur.explain.activations import ActivationCollector, LayerStats, is_
 from edge_deblur.explain.gradients import Region
 from edge_deblur.explain.suggest import RULES, Suggestion, apply_suggestion, suggest
 from runtime.errors import InputError, ModelError, OutputExistsError, expected
-from runtime.io import check_output, make_parent
+from runtime.io import check_output, chmod_as_created, make_parent
 
 FORMAT = 1
 PSNR_CAP_DB = 100.0  # identical outputs (JSON has no infinity)
@@ -446,10 +446,7 @@ def _atomic_dir(final: Path, force: bool):
     check_output(final, force=force)
     make_parent(final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    # mkdtemp makes 0700; give the report the permissions a plain mkdir would (umask applies).
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)
+    chmod_as_created(tmp, 0o777)  # mkdtemp makes 0700
     try:
         yield tmp
         old = None
