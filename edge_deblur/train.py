@@ -185,9 +185,7 @@ def prepare_run_folder(
     ``--resume`` without a checkpoint; ``--resume`` of a run whose config differs in any key
     that changes what is trained (naming the keys).
     """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(expected("--out", "a folder for the run", f"the file {str(out)!r}"))
+    out = _run_folder(out)
     present = [name for name in RUN_FILES if (out / name).exists()]
     if resume:
         if resume and force:
@@ -240,6 +238,14 @@ def prepare_run_folder(
     return None
 
 
+def _run_folder(out: str | os.PathLike) -> Path:
+    """``--out`` as a Path, refused when a file stands there."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(expected("--out", "a folder for the run", f"the file {str(out)!r}"))
+    return out
+
+
 def checkpoint_step(out: str | os.PathLike) -> int | None:
     """The step of a run folder's latest checkpoint, read from ``ckpt/checkpoint`` (the index
     TensorFlow writes: ``model_checkpoint_path: "ckpt-STEP"``), without TensorFlow; None when it
@@ -263,9 +269,7 @@ def run_folder_lock(out: str | os.PathLike) -> Iterator[None]:
     except ImportError:  # pragma: no cover - not on Linux or macOS
         yield
         return
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(expected("--out", "a folder for the run", f"the file {str(out)!r}"))
+    out = _run_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / ".train.lock", "a+") as f:
         try:
