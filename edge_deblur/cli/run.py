@@ -293,16 +293,15 @@ def deblur(
     typer.echo(msg, err=True)
     # A bad file found in a folder is skipped with a warning; one named on the command line, or
     # a run that wrote nothing, is an error (exit 2) once the readable inputs are written.
-    bad = [p for p in skipped if p in named]
-    if bad or (skipped and len(skipped) == len(jobs)):
-        names = ", ".join(repr(str(p)) for p in (bad or skipped)[:3])
-        more = f" and {len(bad or skipped) - 3} more" if len(bad or skipped) > 3 else ""
+    bad = [p for p in skipped if p in named] or (skipped if len(skipped) == len(jobs) else [])
+    if bad:
+        names = ", ".join(repr(str(p)) for p in bad[:3])
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        some = len(skipped) < len(jobs)
+        done = "the other inputs were written" if some else "nothing was written"
         raise InputError(
             f"input {names}{more}: expected a readable image or video, got an unreadable file; "
-            "the other inputs were written"
-            if len(skipped) < len(jobs)
-            else f"input {names}{more}: expected a readable image or video, got an unreadable "
-            "file; nothing was written"
+            + done
         )
 
 
