@@ -270,13 +270,15 @@ def deblur(
                 jobs.append((f, out / (f.stem + (suffix or f.suffix))))
     named = {p for p in paths if not p.is_dir()}
     seen: dict[Path, Path] = {}
+    probed: set[Path] = set()  # the write probe once per folder, not once per image
     for src, dst in jobs:
         if dst in seen:
             raise InputError(
                 expected("inputs", "distinct file names", f"{seen[dst]} and {src} -> {dst}")
             )
         seen[dst] = src
-        check_output(dst, force=force)
+        check_output(dst, force=force, probe=dst.parent not in probed)
+        probed.add(dst.parent)
     engine = open_engine(
         model, threads=threads, device=device.value, strength=strength, ensemble=ensemble
     )
